@@ -1,0 +1,347 @@
+"""``Inject``, ``Lazy`` and ``@inject``: handing resolved dependencies to handlers.
+
+A handler marks the parameters it wants injected with ``Inject[T]``; every
+other parameter is the caller's. The first call reads the handler's
+annotations into an injection plan (which parameters, at which positions,
+resolved how); every later call only checks which injected arguments the
+caller left out and resolves those in the current scope.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeVar, final, overload
+
+from ._keys import describe
+from ._providers import MISSING, Scope
+from ._scope import CURRENT
+from ._signature import DepKind, Dependency, Marker, callable_name, read_dependencies
+from .exceptions import AnnotationError, NoActiveScopeError
+
+if TYPE_CHECKING:
+    from ._container import Container
+    from ._scope import AsyncRequestScope
+
+__all__ = ["Inject", "Lazy", "inject"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@final
+class _InjectMarker(Marker):
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Inject"
+
+
+INJECT: Final = _InjectMarker()
+
+#: ``Inject[T]`` marks a handler parameter to be resolved as ``T``. To a type
+#: checker it is ``T`` itself.
+Inject = Annotated[T, INJECT]
+
+
+@final
+class Lazy(Generic[T]):
+    """A handle resolving ``T`` on its first ``await handle()``, in the scope it was made in.
+
+    Depend on ``Lazy[T]`` (or ``Inject[Lazy[T]]`` in a handler) for a
+    dependency that is expensive and not always needed, or to break a cycle.
+    """
+
+    __slots__ = ("_key", "_scope", "_value")
+
+    def __init__(self, scope: AsyncRequestScope, key: Any) -> None:
+        self._scope = scope
+        self._key = key
+        self._value: Any = MISSING
+
+    @classmethod
+    def _make(cls, scope: AsyncRequestScope, key: Any) -> Lazy[Any]:
+        return cls(scope, key)
+
+    async def __call__(self) -> T:
+        value = self._value
+        if value is MISSING:
+            value = self._value = await self._scope.resolve(self._key)
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the value has been resolved already."""
+        return self._value is not MISSING
+
+    def __repr__(self) -> str:
+        state = "resolved" if self.resolved else "not resolved yet"
+        return f"<Lazy[{describe(self._key)}] {state}>"
+
+
+# -- injection plans ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    name: str
+    position: int  # index among positional parameters; a large number for keyword-only ones
+    request: Any  # what is resolved: the key, list[key] or key | None
+    lazy: bool
+    dependency: Dependency
+
+
+_KEYWORD_ONLY: Final = 1 << 30
+
+
+def _request_of(dependency: Dependency) -> Any:
+    key = dependency.key
+    if dependency.kind is DepKind.LIST:
+        return list[key]  # type: ignore[valid-type]
+    if dependency.kind is DepKind.OPTIONAL:
+        return key | None
+    return key
+
+
+def injection_plan(function: Callable[..., Any]) -> tuple[_Param, ...]:
+    """The ``Inject[...]`` parameters of ``function``, read once."""
+    dependencies = read_dependencies(function, only_marked=True)
+    positions: dict[str, int] = {}
+    for position, parameter in enumerate(inspect.signature(function).parameters.values()):
+        if parameter.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            positions[parameter.name] = position
+    return tuple(
+        _Param(
+            name=d.name,
+            position=positions.get(d.name, _KEYWORD_ONLY),
+            request=_request_of(d),
+            lazy=d.kind is DepKind.LAZY,
+            dependency=d,
+        )
+        for d in dependencies
+    )
+
+
+def _visible_signature(function: Callable[..., Any]) -> inspect.Signature:
+    """``function``'s signature without its ``Inject[...]`` parameters."""
+    signature = inspect.signature(function)
+    try:
+        hints = _hints(function)
+    except AnnotationError:
+        hints = None
+    kept = []
+    for parameter in signature.parameters.values():
+        annotation = parameter.annotation
+        if hints is not None:
+            annotation = hints.get(parameter.name, annotation)
+            if _is_injected(annotation):
+                continue
+        elif isinstance(annotation, str) and annotation.replace(" ", "").startswith(("Inject[", "Inject[Lazy[")):
+            continue  # not evaluable yet: recognise Inject[...] by its text
+        elif _is_injected(annotation):
+            continue
+        kept.append(parameter.replace(annotation=annotation))
+    returns = hints.get("return", signature.return_annotation) if hints is not None else signature.return_annotation
+    return signature.replace(parameters=kept, return_annotation=returns)
+
+
+def _hints(function: Callable[..., Any]) -> dict[str, Any]:
+    from ._signature import type_hints
+
+    return type_hints(function, owner=callable_name(function))
+
+
+def _is_injected(annotation: Any) -> bool:
+    metadata = getattr(annotation, "__metadata__", ())
+    return any(m is INJECT for m in metadata)
+
+
+class _Plans:
+    """The injection plan of one handler, made at its first call (thread-safe)."""
+
+    __slots__ = ("_function", "_lock", "params", "uses")
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self._function: Callable[..., Any] | None = function
+        self._lock = threading.Lock()
+        self.params: tuple[_Param, ...] | None = None
+        self.uses: tuple[Any, ...] = ()
+
+    def get(self) -> tuple[_Param, ...]:
+        params = self.params
+        if params is None:
+            with self._lock:
+                if self.params is None:
+                    assert self._function is not None
+                    self.params = injection_plan(self._function)
+                    self._function = None  # no longer needed: do not keep it alive
+                params = self.params
+        return params
+
+
+def _scope_for(container: Container | None, function: Callable[..., Any]) -> AsyncRequestScope:
+    if container is not None:
+        return container._current()
+    scope = CURRENT.get()
+    if scope is None:
+        raise NoActiveScopeError(
+            callable_name(function),
+            Scope.REQUEST,
+            hint=(
+                "open a scope around the call (`async with container.scope():`), or decorate with "
+                "@inject(container=container) to resolve from that container's APP scope"
+            ),
+        )
+    return scope
+
+
+async def _resolve_param(scope: AsyncRequestScope, param: _Param) -> Any:
+    if param.lazy:
+        return Lazy(scope, param.dependency.key)
+    return await scope.resolve(param.request)
+
+
+def _resolve_param_sync(scope: AsyncRequestScope, param: _Param) -> Any:
+    if param.lazy:
+        return Lazy(scope, param.dependency.key)
+    return scope.resolve_sync(param.request)
+
+
+def _missing(params: tuple[_Param, ...], args: Sequence[Any], kwargs: dict[str, Any]) -> list[_Param]:
+    count = len(args)
+    return [p for p in params if p.position >= count and p.name not in kwargs]
+
+
+def _skippable(scope: AsyncRequestScope, param: _Param) -> bool:
+    """An injected parameter with a default is injected only when its type is registered."""
+    if not param.dependency.has_default:
+        return False
+    container = scope._container
+    return container._provides(param.dependency.key) is False
+
+
+@overload
+def inject(function: Callable[..., R], /) -> Callable[..., R]: ...
+
+
+@overload
+def inject(
+    *,
+    container: Container | None = None,
+    uses: Sequence[Any] = (),
+) -> Callable[[Callable[..., R]], Callable[..., R]]: ...
+
+
+def inject(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    container: Container | None = None,
+    uses: Sequence[Any] = (),
+) -> Any:
+    """Resolve a handler's ``Inject[T]`` parameters when it is called.
+
+    ``@inject`` resolves from the innermost scope open in this context, of
+    whatever container; ``@inject(container=c)`` from ``c``'s current scope,
+    else ``c``'s APP scope. An argument the caller passes always wins; when
+    every injected argument is passed (and there is no ``uses=``), nothing
+    is resolved. ``uses=(T, ...)`` resolves providers the handler needs for
+    their effect before each call. Works on ``async def`` and on ``def``
+    (resolved with ``resolve_sync``), on methods, static and class methods.
+    """
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        if isinstance(function, staticmethod | classmethod):
+            return type(function)(decorate(function.__func__))
+        return _wrap(function, container, tuple(uses))
+
+    if function is not None:
+        return decorate(function)
+    return decorate
+
+
+def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple[Any, ...]) -> Callable[..., Any]:
+    plans = _Plans(function)
+    asynchronous = inspect.iscoroutinefunction(function)
+
+    if asynchronous:
+
+        @functools.wraps(function)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            params = plans.params or plans.get()
+            needed = _missing(params, args, kwargs) if params else ()
+            if needed or uses:
+                scope = _scope_for(container, function)
+                for param in needed:
+                    if _skippable(scope, param):
+                        continue
+                    kwargs[param.name] = await _resolve_param(scope, param)
+                for used in uses:
+                    await scope.resolve(used)
+            return await function(*args, **kwargs)
+
+        wrapper: Callable[..., Any] = async_wrapper
+    else:
+
+        @functools.wraps(function)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            params = plans.params or plans.get()
+            needed = _missing(params, args, kwargs) if params else ()
+            if needed or uses:
+                scope = _scope_for(container, function)
+                for param in needed:
+                    if _skippable(scope, param):
+                        continue
+                    kwargs[param.name] = _resolve_param_sync(scope, param)
+                for used in uses:
+                    scope.resolve_sync(used)
+            return function(*args, **kwargs)
+
+        wrapper = sync_wrapper
+
+    wrapper.__signature__ = _visible_signature(function)  # type: ignore[attr-defined]
+    wrapper.__injectq_like__ = plans  # type: ignore[attr-defined]
+    return wrapper
+
+
+# -- container.call -----------------------------------------------------------------
+
+# Plans of functions passed to container.call, made once per function. Bound
+# methods are made anew at each attribute access, so they are cached by their
+# function, apart from plain functions (their positions differ by `self`).
+_CALL_PLANS: Final[weakref.WeakKeyDictionary[Any, _Plans]] = weakref.WeakKeyDictionary()
+_BOUND_PLANS: Final[weakref.WeakKeyDictionary[Any, _Plans]] = weakref.WeakKeyDictionary()
+
+
+def call_plan(function: Callable[..., Any]) -> tuple[_Param, ...]:
+    """The injection plan of a function passed to ``container.call``."""
+    underlying = getattr(function, "__func__", None)
+    cache, key = (_BOUND_PLANS, underlying) if underlying is not None else (_CALL_PLANS, function)
+    try:
+        plans = cache.get(key)
+        if plans is None:
+            plans = cache.setdefault(key, _Plans(function))
+    except TypeError:  # not weak-referenceable (a builtin, say): read it each time
+        return injection_plan(function)
+    return plans.get()
+
+
+async def call(
+    container: Container,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    scope = container._current()
+    for param in _missing(call_plan(function), args, kwargs):
+        if _skippable(scope, param):
+            continue
+        kwargs[param.name] = await _resolve_param(scope, param)
+    result = function(*args, **kwargs)
+    if inspect.isawaitable(result):
+        return await result
+    return result

@@ -1,0 +1,133 @@
+"""What a key is, how keys are normalised, and how they are named in messages.
+
+A key is a type form that providers are registered against:
+
+* a class (``Database``), including ``Protocol`` and ABC interfaces;
+* a parametrised generic (``Repo[User]``), kept as the alias itself;
+* a ``typing.NewType``;
+* ``Annotated[T, Named("x")]`` for a qualified registration. Any other
+  ``Annotated`` metadata is dropped, so ``Annotated[T, "doc"]`` is ``T``.
+
+``list[T]`` and ``T | None`` are not keys: they are ways of *depending* on a
+key, read by ``_signature``.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, get_args, get_origin
+
+import typing_inspect
+
+__all__ = ["Named", "base_of", "describe", "describe_path", "key_problem", "name_of", "normalize", "runtime_class"]
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """Qualifies a key: ``Annotated[Cache, Named("redis")]``."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            msg = f"Named() takes a non-empty string, got {self.name!r}"
+            raise TypeError(msg)
+
+
+_NOT_KEYS: Final = (typing.Any, type(None), None, typing.NoReturn, typing.Never)
+
+
+def normalize(annotation: Any) -> Any:
+    """The canonical key for a type form (``Annotated`` reduced to its ``Named``)."""
+    if get_origin(annotation) is Annotated:
+        base = annotation.__origin__
+        named = next((m for m in annotation.__metadata__ if isinstance(m, Named)), None)
+        base = normalize(base)
+        if named is None:
+            return base
+        return Annotated[base, named]
+    return annotation
+
+
+def base_of(key: Any) -> Any:
+    """The key without its ``Named`` qualifier."""
+    if get_origin(key) is Annotated:
+        return key.__origin__
+    return key
+
+
+def name_of(key: Any) -> str | None:
+    """The ``Named`` qualifier of a key, if any."""
+    if get_origin(key) is Annotated:
+        for meta in key.__metadata__:
+            if isinstance(meta, Named):
+                return meta.name
+    return None
+
+
+def key_problem(key: Any) -> str | None:
+    """Why ``key`` cannot be a key, or ``None`` when it can (after ``normalize``)."""
+    base = base_of(key)
+    if isinstance(base, str | typing.ForwardRef):
+        return "a string is not a key: pass the type itself"
+    if any(base is bad for bad in _NOT_KEYS):
+        return f"{describe(base)} is not a key: register a concrete type"
+    if isinstance(base, typing.TypeVar):
+        return f"the type variable {base} is not a key: register a concrete type"
+    if typing_inspect.is_union_type(base):
+        return f"the union {describe(base)} is not a key: register each type on its own"
+    origin = get_origin(base)
+    if origin is not None:
+        if origin is list:
+            return "list[T] is not a key: register T with multi=True and depend on list[T]"
+        if isinstance(origin, type):
+            return None
+    elif isinstance(base, type | typing.NewType):
+        return None
+    return f"{base!r} is not a type: keys are classes, generic aliases or NewTypes"
+
+
+def runtime_class(key: Any) -> type | None:
+    """The class an ``isinstance`` check can use for ``key``, if there is one."""
+    base = base_of(key)
+    while isinstance(base, typing.NewType):
+        base = base.__supertype__
+    origin = get_origin(base)
+    if origin is not None:
+        base = origin
+    return base if isinstance(base, type) else None
+
+
+def describe(key: Any) -> str:
+    """A short, readable name for a key or annotation, for messages and graphs."""
+    if get_origin(key) is Annotated:
+        name = name_of(key)
+        inner = describe(key.__origin__)
+        return f'{inner} (named "{name}")' if name is not None else inner
+    if isinstance(key, typing.NewType):
+        return key.__name__
+    if isinstance(key, type) and not isinstance(key, types.GenericAlias):
+        return key.__name__
+    if typing_inspect.is_union_type(key):
+        return " | ".join(describe(arg) for arg in get_args(key))
+    origin = get_origin(key)
+    if origin is not None:
+        args = get_args(key)
+        name = getattr(origin, "__name__", None) or repr(origin).removeprefix("typing.")
+        if args:
+            return f"{name}[{', '.join(describe(a) for a in args)}]"
+        return str(name)
+    if key is None or key is type(None):
+        return "None"
+    if isinstance(key, typing.TypeVar):
+        return str(key)
+    name = getattr(key, "__qualname__", None) or getattr(key, "__name__", None)
+    if isinstance(name, str):
+        return name
+    return repr(key).removeprefix("typing.")
+
+
+def describe_path(path: typing.Iterable[Any]) -> str:
+    return " -> ".join(describe(key) for key in path)

@@ -1,0 +1,546 @@
+"""Keys to providers: the input checks of registration, modules, and freezing.
+
+Every check that can be made from the registration alone is made here, at
+the ``register`` call, so that a mistake points at the line that made it.
+Checks that need the whole graph (missing providers, cycles, lifetimes) are
+``_graph``'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import os
+import sys
+import typing
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any, TypeVar, get_args, get_origin, overload
+
+from ._keys import Named, base_of, describe, key_problem, name_of, normalize, runtime_class
+from ._providers import MISSING, Kind, Provider, Scope, Shape, shape_of
+from ._signature import callable_name, type_hints
+from .exceptions import AnnotationError, RegistrationError
+
+__all__ = ["Module", "Registrations", "Registry"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))  # noqa: PTH100, PTH120 - hot enough to avoid pathlib
+
+_AWAITABLES = (Awaitable, Coroutine, typing.Awaitable, typing.Coroutine)
+_ITERATORS = (Iterator, Iterable, Generator, typing.Iterator, typing.Iterable, typing.Generator)
+_ASYNC_ITERATORS = (
+    AsyncIterator,
+    AsyncIterable,
+    AsyncGenerator,
+    typing.AsyncIterator,
+    typing.AsyncIterable,
+    typing.AsyncGenerator,
+)
+
+
+def _caller() -> str:
+    """``file:line`` of the first frame outside this package, for messages."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == _PACKAGE_DIR:  # noqa: PTH120
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:  # pragma: no cover - there is always a caller
+        return "<unknown>"
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"  # noqa: PTH119
+
+
+class Registry:
+    """Keys to providers. Not thread-safe for registration (registration happens at startup)."""
+
+    __slots__ = ("_serial", "frozen", "frozen_at", "multi", "single")
+
+    def __init__(self) -> None:
+        self.single: dict[Any, Provider] = {}
+        self.multi: dict[Any, list[Provider]] = {}
+        self.frozen = False
+        self.frozen_at = ""
+        self._serial = 0
+
+    def add(self, provider: Provider, *, override: bool) -> Provider:
+        if self.frozen:
+            raise RegistrationError(
+                f"cannot register {describe(provider.key)}: the container is frozen "
+                f"(its first resolution or validate() was {self.frozen_at})",
+                key=provider.key,
+                hint="register every provider before the first resolve; in tests, use "
+                "`with container.override(Key, ...)`, which works on a frozen container",
+            )
+        key = provider.key
+        self._serial += 1
+        provider = dataclasses.replace(provider, serial=self._serial)
+        if provider.multi:
+            if key in self.single:
+                raise _duplicate(key, self.single[key], provider, "without multi=True", "with multi=True")
+            if override:
+                raise RegistrationError(
+                    f"override=True does not apply to the multi=True provider {provider.describe()}",
+                    key=key,
+                    hint="multi=True registrations add to the list of "
+                    f"{describe(key)}; use container.override(...) to replace one in tests",
+                )
+            self.multi.setdefault(key, []).append(provider)
+            return provider
+        if key in self.multi:
+            raise _duplicate(key, self.multi[key][0], provider, "with multi=True", "without multi=True")
+        if key in self.single and not override:
+            raise _duplicate(key, self.single[key], provider, "", "")
+        self.single[key] = provider
+        return provider
+
+    def all(self) -> list[Provider]:
+        providers = [*self.single.values()]
+        for group in self.multi.values():
+            providers.extend(group)
+        providers.sort(key=lambda p: p.serial)
+        return providers
+
+    def freeze(self, reason: str) -> None:
+        if not self.frozen:
+            self.frozen = True
+            self.frozen_at = f"{reason} at {_caller()}"
+
+
+def _duplicate(key: Any, old: Provider, new: Provider, old_how: str, new_how: str) -> RegistrationError:
+    if old_how:
+        return RegistrationError(
+            f"{describe(key)} is registered {old_how} ({old.describe()}, at {old.source}) "
+            f"and again {new_how} ({new.describe()}, at {new.source})",
+            key=key,
+            hint="register a key either as a collection (multi=True, consumed as list[T]) or as one provider",
+        )
+    return RegistrationError(
+        f"{describe(key)} is already registered ({old.describe()}, at {old.source}); "
+        f"registering {new.describe()} at {new.source} would replace it",
+        key=key,
+        hint="pass override=True to replace it on purpose, or register it under a name: name='...'",
+    )
+
+
+def _check_scope(scope: Any, key: Any) -> Scope:
+    if not isinstance(scope, Scope):
+        raise RegistrationError(
+            f"scope={scope!r} for {describe(key)} is not a Scope",
+            key=key,
+            hint="use Scope.APP, Scope.SESSION, Scope.REQUEST or Scope.TRANSIENT",
+        )
+    return scope
+
+
+def _check_key(key: Any, name: str | None) -> Any:
+    problem = key_problem(normalize(key))
+    if problem is not None:
+        raise RegistrationError(f"cannot register {describe(key)}: {problem}", key=key)
+    key = normalize(key)
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise RegistrationError(f"name={name!r} for {describe(key)} must be a non-empty string", key=key)
+        if name_of(key) is not None:
+            raise RegistrationError(
+                f"{describe(key)} is already qualified by Named(...); name={name!r} would qualify it twice",
+                key=key,
+            )
+        key = typing.Annotated[key, Named(name)]
+    return key
+
+
+def _is_abstract(cls: type) -> bool:
+    return inspect.isabstract(cls) or bool(getattr(cls, "_is_protocol", False))
+
+
+def _subclass_problem(implementation: type, key: Any) -> str | None:
+    """Why ``implementation`` cannot provide ``key``, where that can be checked."""
+    interface = runtime_class(key)
+    if interface is None:
+        return None
+    try:
+        ok = issubclass(implementation, interface)
+    except TypeError:  # a Protocol that is not runtime_checkable, say: nothing to check
+        return None
+    if ok:
+        return None
+    return f"{implementation.__qualname__} is not a subclass of {describe(base_of(key))}"
+
+
+def _unwrap_return(annotation: Any, shape: Shape) -> tuple[Any, bool]:
+    """(the provided type, whether a plain def returns an awaitable) from a factory's return type."""
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if shape is Shape.GENERATOR:
+        if origin in _ITERATORS and args:
+            return args[0], False
+        return MISSING, False
+    if shape is Shape.ASYNC_GENERATOR:
+        if origin in _ASYNC_ITERATORS and args:
+            return args[0], False
+        return MISSING, False
+    if origin in _AWAITABLES and args:
+        return args[-1], shape is Shape.VALUE
+    return annotation, False
+
+
+class Registrations:
+    """The registration API shared by ``Container`` and ``Module``."""
+
+    __slots__ = ()
+
+    _registry: Registry
+
+    def _add(self, provider: Provider, *, override: bool) -> None:
+        self._registry.add(provider, override=override)
+
+    def register(  # noqa: PLR0917
+        self,
+        key: Any = MISSING,
+        implementation: Any = MISSING,
+        /,
+        *,
+        instance: Any = MISSING,
+        factory: Callable[..., Any] | None = None,
+        scope: Scope | None = None,
+        name: str | None = None,
+        multi: bool = False,
+        autouse: bool = False,
+        enter: bool = False,
+        override: bool = False,
+    ) -> None:
+        """Register a provider for ``key``.
+
+        * ``register(Clock)``: the class, autowired from its ``__init__``;
+        * ``register(Repo, SqlRepo)``: an implementation of an interface;
+        * ``register(Settings, instance=settings)``: a ready object (APP lifetime);
+        * ``register(Db, factory=open_db)`` or ``register(factory=open_db)``: a
+          function, coroutine function, generator or async generator; without a
+          key, the provided type is the factory's return annotation.
+
+        ``scope`` is the lifetime (``Scope.TRANSIENT`` by default), ``name``
+        qualifies the key (consumed as ``Annotated[T, Named(name)]``),
+        ``multi`` adds to the collection consumed as ``list[T]``, ``autouse``
+        creates the instance whenever a scope of its level opens, ``enter``
+        enters and exits the created object as a (async) context manager, and
+        ``override`` replaces an earlier registration of the same key.
+        """
+        source = _caller()
+        if instance is not MISSING:
+            provider = self._instance_provider(key, implementation, instance, factory, scope, name, source)
+        elif factory is not None:
+            provider = self._factory_provider(key, implementation, factory, scope, name, source)
+        elif implementation is not MISSING:
+            provider = self._class_provider(key, implementation, scope, name, source)
+        elif key is not MISSING:
+            provider = self._class_provider(key, key, scope, name, source)
+        else:
+            raise RegistrationError(
+                "register() needs something to register",
+                hint="register(Type), register(Interface, Implementation), register(Type, instance=obj) "
+                "or register(factory=function)",
+            )
+        provider = self._with_options(provider, multi=multi, autouse=autouse, enter=enter)
+        self._add(provider, override=override)
+
+    @overload
+    def provider(self, function: F, /) -> F: ...
+
+    @overload
+    def provider(
+        self,
+        *,
+        key: Any = ...,
+        scope: Scope | None = ...,
+        name: str | None = ...,
+        multi: bool = ...,
+        autouse: bool = ...,
+        enter: bool = ...,
+        override: bool = ...,
+    ) -> Callable[[F], F]: ...
+
+    def provider(
+        self,
+        function: Callable[..., Any] | None = None,
+        /,
+        *,
+        key: Any = MISSING,
+        scope: Scope | None = None,
+        name: str | None = None,
+        multi: bool = False,
+        autouse: bool = False,
+        enter: bool = False,
+        override: bool = False,
+    ) -> Any:
+        """Decorator form of ``register(factory=...)``; returns the function unchanged."""
+
+        def decorate(function: F) -> F:
+            self.register(
+                key,
+                factory=function,
+                scope=scope,
+                name=name,
+                multi=multi,
+                autouse=autouse,
+                enter=enter,
+                override=override,
+            )
+            return function
+
+        if function is not None:
+            return decorate(function)
+        return decorate
+
+    def register_context(
+        self,
+        key: Any,
+        *,
+        scope: Scope = Scope.REQUEST,
+        name: str | None = None,
+        override: bool = False,
+    ) -> None:
+        """Declare a value that scopes of ``scope`` level are given when they open.
+
+        ``container.scope(context={Request: request})`` supplies it.
+        """
+        key = _check_key(key, name)
+        scope = _check_scope(scope, key)
+        if scope not in (Scope.SESSION, Scope.REQUEST):
+            raise RegistrationError(
+                f"context value {describe(key)} cannot have {scope.name} lifetime",
+                key=key,
+                hint="context values are supplied when a SESSION or REQUEST scope opens; "
+                "for an APP-wide object use register(T, instance=obj)",
+            )
+        self._add(Provider(key=key, kind=Kind.CONTEXT, scope=scope, source=_caller()), override=override)
+
+    # -- building providers -------------------------------------------------
+
+    @staticmethod
+    def _instance_provider(
+        key: Any,
+        implementation: Any,
+        instance: Any,
+        factory: Any,
+        scope: Scope | None,
+        name: str | None,
+        source: str,
+    ) -> Provider:
+        if implementation is not MISSING or factory is not None:
+            raise RegistrationError(
+                "register() takes one of an implementation, instance= or factory=, not several",
+                key=key if key is not MISSING else None,
+            )
+        if key is MISSING:
+            key = type(instance)
+        key = _check_key(key, name)
+        if scope is not None and _check_scope(scope, key) is not Scope.APP:
+            raise RegistrationError(
+                f"the instance registered for {describe(key)} is one object, so it has APP lifetime, "
+                f"not {scope.name}",
+                key=key,
+                hint="drop scope=, or register a factory to get an instance per scope",
+            )
+        cls = runtime_class(key)
+        if cls is not None:
+            try:
+                ok = isinstance(instance, cls)
+            except TypeError:  # a non-runtime-checkable Protocol: nothing to check
+                ok = True
+            if not ok:
+                raise RegistrationError(
+                    f"the instance registered for {describe(key)} is a {type(instance).__qualname__}, "
+                    f"not a {describe(base_of(key))}",
+                    key=key,
+                    hint="register it under its own type, or pass an instance of the key",
+                )
+        return Provider(key=key, kind=Kind.INSTANCE, scope=Scope.APP, instance=instance, source=source)
+
+    @staticmethod
+    def _class_provider(key: Any, implementation: Any, scope: Scope | None, name: str | None, source: str) -> Provider:
+        key = _check_key(key, name)
+        scope = _check_scope(scope if scope is not None else Scope.TRANSIENT, key)
+        target = implementation
+        if get_origin(target) is not None and isinstance(get_origin(target), type):
+            target = get_origin(target)  # register(Repo[User]): build the generic class
+        target = base_of(target)
+        if not isinstance(target, type):
+            if callable(target):
+                raise RegistrationError(
+                    f"{callable_name(target)} is not a class: to register a function for "
+                    f"{describe(key)}, pass it as factory=",
+                    key=key,
+                    hint=f"register({describe(key)}, factory={callable_name(target)})",
+                )
+            raise RegistrationError(f"{target!r} is not a class", key=key)
+        if _is_abstract(target):
+            what = "a Protocol" if getattr(target, "_is_protocol", False) else "abstract"
+            raise RegistrationError(
+                f"{target.__qualname__} is {what} and cannot be built",
+                key=key,
+                hint=f"register an implementation: register({describe(key)}, Implementation)",
+            )
+        if target is not implementation or implementation is not key:
+            problem = _subclass_problem(target, key)
+            if problem is not None:
+                raise RegistrationError(
+                    f"cannot register {target.__qualname__} for {describe(key)}: {problem}",
+                    key=key,
+                    hint="register it under its own type, or make it implement the interface",
+                )
+        return Provider(key=key, kind=Kind.CLASS, scope=scope, target=target, source=source)
+
+    @staticmethod
+    def _factory_provider(
+        key: Any,
+        implementation: Any,
+        factory: Callable[..., Any],
+        scope: Scope | None,
+        name: str | None,
+        source: str,
+    ) -> Provider:
+        if implementation is not MISSING:
+            raise RegistrationError(
+                "register() takes one of an implementation, instance= or factory=, not several",
+                key=key if key is not MISSING else None,
+            )
+        if not callable(factory) or isinstance(factory, type):
+            raise RegistrationError(
+                f"factory={factory!r} is not a function"
+                + (": pass a class as the implementation, register(Key, Class)" if isinstance(factory, type) else ""),
+                key=key if key is not MISSING else None,
+            )
+        owner = callable_name(factory)
+        try:
+            hints = type_hints(factory, owner=owner)
+        except AnnotationError as error:
+            raise RegistrationError(str(error), key=key if key is not MISSING else None) from None
+        raw_return = hints.get("return", MISSING)
+        shape = shape_of(factory, returns_awaitable=False)
+        provided, returns_awaitable = (
+            _unwrap_return(raw_return, shape) if raw_return is not MISSING else (MISSING, False)
+        )
+        if returns_awaitable:
+            shape = Shape.AWAIT
+        if provided is type(None) or provided is None:
+            provided = MISSING
+        if key is MISSING:
+            if provided is MISSING:
+                raise RegistrationError(
+                    f"factory {owner}() has no usable return annotation, so the type it provides is unknown",
+                    hint=f"annotate its return type (`-> T`"
+                    + (", `-> Iterator[T]`" if shape is Shape.GENERATOR else "")
+                    + (", `-> AsyncIterator[T]`" if shape is Shape.ASYNC_GENERATOR else "")
+                    + f"), or pass the key: register(T, factory={owner})",
+                )
+            key = provided
+        key = _check_key(key, name)
+        if provided is not MISSING:
+            returned = runtime_class(normalize(provided))
+            if returned is not None and key_problem(normalize(provided)) is None:
+                problem = _subclass_problem(returned, key)
+                if problem is not None:
+                    raise RegistrationError(
+                        f"factory {owner}() returns {describe(provided)}, which cannot provide "
+                        f"{describe(key)}: {problem}",
+                        key=key,
+                        hint="fix the return annotation, or register the factory under the type it returns",
+                    )
+        scope = _check_scope(scope if scope is not None else Scope.TRANSIENT, key)
+        return Provider(key=key, kind=Kind.FACTORY, scope=scope, target=factory, shape=shape, source=source)
+
+    @staticmethod
+    def _with_options(provider: Provider, *, multi: bool, autouse: bool, enter: bool) -> Provider:
+        key = provider.key
+        if autouse and provider.scope is Scope.TRANSIENT:
+            raise RegistrationError(
+                f"autouse=True needs a lifetime for {describe(key)}: a TRANSIENT has no scope to be created in",
+                key=key,
+                hint="give it scope=Scope.APP, Scope.SESSION or Scope.REQUEST",
+            )
+        async_enter = False
+        if enter:
+            if provider.kind is Kind.INSTANCE:
+                raise RegistrationError(
+                    f"enter=True does not apply to the instance of {describe(key)}: it was made elsewhere, "
+                    "so it is entered and exited there",
+                    key=key,
+                    hint="register a factory or class with enter=True to have the container manage it",
+                )
+            if provider.shape in (Shape.GENERATOR, Shape.ASYNC_GENERATOR):
+                raise RegistrationError(
+                    f"enter=True does not apply to {provider.describe()}: a generator cleans up after its yield",
+                    key=key,
+                    hint="enter the context manager inside the generator (`with ...: yield value`)",
+                )
+            created = provider.target if provider.kind is Kind.CLASS else runtime_class(key)
+            if created is not None and hasattr(created, "__aenter__"):
+                async_enter = True
+            elif created is None or not hasattr(created, "__enter__"):
+                raise RegistrationError(
+                    f"enter=True, but {describe(key)} is not a context manager "
+                    "(it has neither __aenter__ nor __enter__)",
+                    key=key,
+                    hint="drop enter=True, or register the context manager's own type",
+                )
+        return dataclasses.replace(provider, multi=multi, autouse=autouse, enter=enter, async_enter=async_enter)
+
+
+class Module(Registrations):
+    """A reusable group of registrations, with the same API as ``Container`` and no resolution.
+
+    ``Container(module_a, module_b)`` or ``container.include(module)`` adds its
+    providers to a container; a key registered by two modules is reported
+    like any duplicate.
+    """
+
+    __slots__ = ("__weakref__", "_entries", "_registry", "name")
+
+    def __init__(self, *modules: Module, name: str | None = None) -> None:
+        self._registry = Registry()
+        self._entries: list[tuple[Provider, bool]] = []
+        self.name = name
+        for module in modules:
+            self.include(module)
+
+    def _add(self, provider: Provider, *, override: bool) -> None:
+        self._registry.add(provider, override=override)
+        self._entries.append((provider, override))
+
+    def include(self, module: Module) -> None:
+        """Add another module's registrations to this one."""
+        for provider, override in module._entries:
+            self._add(provider, override=override)
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Module{label} with {len(self._entries)} registrations>"
+
+
+def modules_in(target: Module | str) -> list[Module]:
+    """The modules ``include()`` adds for a ``Module`` or a dotted module path."""
+    if isinstance(target, Module):
+        return [target]
+    if not isinstance(target, str):
+        raise RegistrationError(
+            f"include() takes a Module or a dotted module path, not {target!r}",
+            hint='container.include(persistence) or container.include("myapp.providers")',
+        )
+    try:
+        imported = importlib.import_module(target)
+    except ImportError as error:
+        raise RegistrationError(
+            f"include({target!r}) cannot import {target!r}: {error}",
+            hint="pass an importable dotted path, such as 'myapp.providers'",
+        ) from error
+    found: list[Module] = []
+    for value in vars(imported).values():
+        if isinstance(value, Module) and not any(value is m for m in found):
+            found.append(value)
+    if not found:
+        raise RegistrationError(
+            f"include({target!r}) found no Module defined at the top level of {target}",
+            hint="define `module = Module()` there and register providers on it",
+        )
+    return found

@@ -1,0 +1,399 @@
+"""``AsyncRequestScope``: the instance cache of one level, its ``ContextVar`` binding,
+exactly-once creation, and the cleanup stack run dependents-first.
+
+A scope holds the instances of its own level in ``_cache`` (provider index
+-> instance) and reaches the longer-lived ones through ``_levels``, a tuple
+indexed by ``Scope`` whose slots are the nearest open scope of each level
+(``_levels[Scope.APP]`` is always the container's root scope). The compiled
+plans of ``_plan`` read and fill these directly.
+
+Creation records every cleanup in ``_exits``, in creation order. Closing
+runs them in *waves*: a cleanup runs only after the cleanups of every
+instance that depends on it (known statically from the graph); the cleanups
+of one wave are independent and run concurrently. Closing is shielded from
+cancellation, throws the body's exception into generator factories, runs
+every cleanup even when some fail, and raises one exception group holding
+the body's exception first and then every cleanup failure.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, final, overload
+
+import anyio
+
+from ._keys import describe
+from ._providers import MISSING, Scope
+from .exceptions import DIError, RegistrationError, ScopeError
+
+if TYPE_CHECKING:
+    from ._container import Container
+
+__all__ = ["CURRENT", "AsyncRequestScope"]
+
+T = TypeVar("T")
+
+#: The innermost open scope in this context, of any container. Each scope
+#: remembers the one it replaced (``_outer``), so a container finds its own
+#: current scope by walking that chain.
+CURRENT: Final[ContextVar[AsyncRequestScope | None]] = ContextVar("injectq_like_current_scope", default=None)
+
+# What an entry of ``_exits`` holds: (provider index or -1, how to close it, the object)
+GENERATOR: Final = 0
+ASYNC_GENERATOR: Final = 1
+CONTEXT_MANAGER: Final = 2
+ASYNC_CONTEXT_MANAGER: Final = 3
+CALLBACK: Final = 4
+
+_NEW: Final = 0
+_OPEN: Final = 1
+_CLOSING: Final = 2
+_CLOSED: Final = 3
+
+_LOCK_FOR_LOCKS: Final = threading.Lock()
+
+Exit = tuple[int, int, Any]
+
+
+@final
+class AsyncRequestScope:
+    """An open scope of one lifetime level: ``async with container.scope() as scope:``.
+
+    It caches the instances of its level, sees its ancestors' longer-lived
+    ones, is the current scope of its container while open (so
+    ``container.resolve`` and ``@inject`` resolve here), and disposes of what
+    it created when it closes.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_cache",
+        "_container",
+        "_exits",
+        "_levels",
+        "_lock",
+        "_outer",
+        "_parent",
+        "_pending",
+        "_state",
+        "_token",
+        "level",
+    )
+
+    def __init__(
+        self,
+        container: Container,
+        level: Scope,
+        parent: AsyncRequestScope | None,
+        context: Mapping[Any, Any] | None = None,
+    ) -> None:
+        self._container = container
+        self.level = level
+        self._parent = parent
+        self._cache: dict[int, Any] = {}
+        self._exits: list[Exit] = []
+        self._pending: dict[int, anyio.Event | None] = {}
+        self._lock: threading.RLock | None = None
+        self._outer: AsyncRequestScope | None = None
+        self._token: Any = None
+        self._state = _NEW
+        if parent is None:
+            self._levels: tuple[AsyncRequestScope | None, ...] = (self, None, None)
+            self._lock = threading.RLock()
+        else:
+            levels = list(parent._levels)
+            levels[level] = self
+            self._levels = tuple(levels)
+        if parent is not None:
+            container._fill_context(self, context)
+
+    def __repr__(self) -> str:
+        state = ("new", "open", "closing", "closed")[self._state]
+        return f"<AsyncRequestScope {self.level.name} {state}, {len(self._cache)} cached>"
+
+    @property
+    def parent(self) -> AsyncRequestScope | None:
+        """The scope this one was opened in (``None`` for the container's APP scope)."""
+        return self._parent
+
+    @property
+    def closed(self) -> bool:
+        return self._state == _CLOSED
+
+    # -- resolution --------------------------------------------------------------
+
+    @overload
+    async def resolve(self, key: type[T], /) -> T: ...
+    @overload
+    async def resolve(self, key: Callable[..., T], /) -> T: ...
+    @overload
+    async def resolve(self, key: Any, /) -> Any: ...
+    async def resolve(self, key: Any, /) -> Any:
+        """Resolve ``key`` in this scope."""
+        if self._state != _OPEN:
+            raise self._not_open()
+        try:
+            function, is_async = self._container._async_plans[key]
+        except (KeyError, TypeError):
+            function, is_async = await self._container._async_plan(key)
+        if is_async:
+            return await function(self)
+        return function(self)
+
+    @overload
+    def resolve_sync(self, key: type[T], /) -> T: ...
+    @overload
+    def resolve_sync(self, key: Callable[..., T], /) -> T: ...
+    @overload
+    def resolve_sync(self, key: Any, /) -> Any: ...
+    def resolve_sync(self, key: Any, /) -> Any:
+        """Resolve ``key`` in this scope without an event loop (``AsyncProviderError`` if it needs one)."""
+        if self._state != _OPEN:
+            raise self._not_open()
+        try:
+            function = self._container._sync_plans[key]
+        except (KeyError, TypeError):
+            function = self._container._sync_plan(key)
+        return function(self)
+
+    def _not_open(self) -> DIError:
+        if self._state == _NEW:
+            return ScopeError(
+                f"this {self.level.name} scope is not open yet",
+                hint="enter it first: `async with container.scope() as scope:`",
+            )
+        return ScopeError(
+            f"this {self.level.name} scope is closed: what it would create now would never be cleaned up",
+            hint="resolve inside the `async with` block of an open scope",
+        )
+
+    # -- nesting -------------------------------------------------------------------
+
+    def scope(self, level: Scope = Scope.REQUEST, *, context: Mapping[Any, Any] | None = None) -> AsyncRequestScope:
+        """A child of this scope: ``async with scope.scope() as inner:``."""
+        return self._container._child_scope(self, level, context)
+
+    # -- cleanup -------------------------------------------------------------------
+
+    def on_close(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` (sync or async) when this scope closes, before the cleanups
+        of every instance that exists now.
+        """
+        if not callable(callback):
+            raise RegistrationError(f"on_close() takes a callable, not {callback!r}")
+        if self._state >= _CLOSING:
+            raise self._not_open()
+        self._exits.append((-1, CALLBACK, callback))
+
+    async def __aenter__(self) -> Self:
+        if self._state != _NEW:
+            raise ScopeError(
+                "a scope can be entered only once",
+                hint="open a new one with container.scope() for each unit of work",
+            )
+        self._outer = CURRENT.get()
+        self._token = CURRENT.set(self)
+        self._state = _OPEN
+        autouse = self._container._autouse_for(self.level)
+        if autouse is not None:
+            try:
+                await autouse(self)
+            except BaseException as error:
+                await self.__aexit__(type(error), error, error.__traceback__)
+                raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._state >= _CLOSING:
+            return
+        try:
+            await self._close(exc)
+        finally:
+            self._unbind()
+
+    def _unbind(self) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            CURRENT.reset(token)
+        except ValueError:  # exited in another context than it was entered in
+            if CURRENT.get() is self:
+                CURRENT.set(self._outer)
+
+    async def _close(self, exc: BaseException | None) -> None:
+        self._state = _CLOSING
+        exits, self._exits = self._exits, []
+        failures: list[BaseException] = []
+        if exits:
+            traceback = exc.__traceback__ if exc is not None else None
+            with anyio.CancelScope(shield=True):
+                for wave in self._waves(exits):
+                    await self._run_wave(wave, exc, failures)
+            if exc is not None:
+                exc.__traceback__ = traceback
+        self._state = _CLOSED
+        self._cache.clear()
+        if failures:
+            members = [exc, *failures] if exc is not None else failures
+            if all(isinstance(m, Exception) for m in members):
+                raise ExceptionGroup(f"{len(failures)} cleanup(s) failed when the scope closed", members)
+            raise BaseExceptionGroup(f"{len(failures)} cleanup(s) failed when the scope closed", members)
+
+    def _waves(self, exits: list[Exit]) -> list[list[Exit]]:
+        """Group cleanups so that each runs after every cleanup of what depends on it.
+
+        Instances of one provider never depend on each other, so cleanups are
+        grouped by provider first; an ``on_close`` callback runs before the
+        cleanups registered before it (and after the callbacks registered after it).
+        """
+        if len(exits) == 1:
+            return [exits]
+        closure = self._container._closure
+        groups: list[tuple[int, list[Exit]]] = []  # (provider index or -1, entries), creation order
+        by_provider: dict[int, int] = {}
+        for entry in exits:
+            index = entry[0]
+            if index >= 0 and index in by_provider:
+                groups[by_provider[index]][1].append(entry)
+                continue
+            if index >= 0:
+                by_provider[index] = len(groups)
+            groups.append((index, [entry]))
+        count = len(groups)
+        wave_of = [0] * count
+        for k in range(count - 1, -1, -1):
+            mine = groups[k][0]
+            wave = 0
+            for j in range(k + 1, count):
+                theirs = groups[j][0]
+                if theirs < 0 or (mine >= 0 and mine in closure(theirs)):
+                    wave = max(wave, wave_of[j] + 1)
+            wave_of[k] = wave
+        waves: list[list[Exit]] = [[] for _ in range(max(wave_of) + 1)]
+        for k in range(count - 1, -1, -1):
+            waves[wave_of[k]].extend(reversed(groups[k][1]))
+        return waves
+
+    async def _run_wave(self, wave: list[Exit], exc: BaseException | None, failures: list[BaseException]) -> None:
+        pending: list[Exit] = []
+        for entry in wave:
+            if entry[1] in (ASYNC_GENERATOR, ASYNC_CONTEXT_MANAGER):
+                pending.append(entry)
+                continue
+            try:
+                result = self._run_sync_exit(entry, exc)
+                if result is not None:
+                    pending.append((entry[0], -1, result))  # an async on_close callback
+            except BaseException as failure:  # noqa: BLE001 - every cleanup must run
+                failures.append(self._described(failure, entry))
+        if len(pending) == 1:
+            await self._run_async_exit(pending[0], exc, failures)
+        elif pending:
+            async with anyio.create_task_group() as group:
+                for entry in pending:
+                    group.start_soon(self._run_async_exit, entry, exc, failures)
+
+    def _run_sync_exit(self, entry: Exit, exc: BaseException | None) -> Any:
+        _, how, target = entry
+        if how == GENERATOR:
+            _finish_generator(target, exc, self._name(entry))
+        elif how == CONTEXT_MANAGER:
+            target.__exit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
+        else:  # CALLBACK
+            result = target()
+            if inspect.isawaitable(result):
+                return result
+        return None
+
+    async def _run_async_exit(self, entry: Exit, exc: BaseException | None, failures: list[BaseException]) -> None:
+        _, how, target = entry
+        try:
+            if how == ASYNC_GENERATOR:
+                await _finish_async_generator(target, exc, self._name(entry))
+            elif how == ASYNC_CONTEXT_MANAGER:
+                await target.__aexit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
+            else:  # the awaitable an async callback returned
+                await target
+        except BaseException as failure:  # noqa: BLE001 - every cleanup must run
+            failures.append(self._described(failure, entry))
+
+    def _name(self, entry: Exit) -> str:
+        if entry[0] < 0:
+            callback = entry[2]
+            return f"on_close callback {getattr(callback, '__qualname__', callback)!r}"
+        provider = self._container._compiled_provider(entry[0])
+        return f"{provider.describe()} for {describe(provider.key)}"
+
+    def _described(self, failure: BaseException, entry: Exit) -> BaseException:
+        failure.add_note(f"injectq_like: raised while cleaning up the {self._name(entry)}")
+        return failure
+
+    # -- used by compiled plans ---------------------------------------------------
+
+    def _make_lock(self) -> threading.RLock:
+        with _LOCK_FOR_LOCKS:
+            if self._lock is None:
+                self._lock = threading.RLock()
+            return self._lock
+
+    async def _wait_pending(self, index: int, getter: Callable[[AsyncRequestScope], Any]) -> Any:
+        """Another task is creating instance ``index``: wait for it, or take over if it gave up."""
+        while True:
+            event = self._pending.get(index, MISSING)
+            if event is MISSING:
+                return await getter(self)  # created (a cache hit now), or abandoned: create it
+            if event is None:
+                event = anyio.Event()
+                self._pending[index] = event
+            await event.wait()  # type: ignore[union-attr]
+
+
+def _finish_generator(generator: Any, exc: BaseException | None, name: str) -> None:
+    if exc is None:
+        try:
+            next(generator)
+        except StopIteration:
+            return
+        generator.close()
+        raise RuntimeError(f"the {name} yielded more than once; it must yield exactly one value")
+    try:
+        generator.throw(exc)
+    except StopIteration:
+        return  # it swallowed the exception: that does not stop it from propagating
+    except BaseException as raised:
+        if raised is exc:
+            return
+        raise
+    generator.close()
+    raise RuntimeError(f"the {name} yielded again after the scope's exception was thrown into it")
+
+
+async def _finish_async_generator(generator: Any, exc: BaseException | None, name: str) -> None:
+    if exc is None:
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            return
+        await generator.aclose()
+        raise RuntimeError(f"the {name} yielded more than once; it must yield exactly one value")
+    try:
+        await generator.athrow(exc)
+    except StopAsyncIteration:
+        return
+    except BaseException as raised:
+        if raised is exc:
+            return
+        raise
+    await generator.aclose()
+    raise RuntimeError(f"the {name} yielded again after the scope's exception was thrown into it")

@@ -1,0 +1,221 @@
+"""Reading a class's ``__init__`` or a factory's parameters into dependencies.
+
+This runs once per callable, when the registry freezes; nothing here is on
+the per-resolve path. Annotations are evaluated at that point, so string
+annotations and ``from __future__ import annotations`` work as long as the
+names exist at runtime (a name imported only under ``TYPE_CHECKING`` is an
+``AnnotationError`` that says so).
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import sys
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, get_args, get_origin
+
+import typing_inspect
+
+from ._keys import describe, key_problem, normalize
+from .exceptions import AnnotationError
+
+__all__ = ["DepKind", "Dependency", "Marker", "analyse", "callable_name", "read_dependencies", "type_hints"]
+
+_EMPTY: Final = inspect.Parameter.empty
+
+
+class DepKind(enum.Enum):
+    PLAIN = "plain"  # T
+    OPTIONAL = "optional"  # T | None: None when T is not registered
+    LIST = "list"  # list[T]: every multi=True provider of T
+    LAZY = "lazy"  # Lazy[T]: a handle resolved on first await
+
+
+class Marker:
+    """Base of the annotation markers that ``_inject`` defines (``Inject``)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """One parameter of a provider or handler, read from its annotation."""
+
+    name: str
+    key: Any  # the normalised key (for LIST and LAZY: of the element / target)
+    kind: DepKind
+    positional_only: bool
+    has_default: bool
+    annotation: Any  # as written, for messages
+    marked: bool = False  # annotated with a Marker (Inject[...])
+    lazy_optional: bool = False  # Lazy[T | None]: reserved
+
+
+def callable_name(target: Any) -> str:
+    if isinstance(target, type):
+        return target.__qualname__
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    return str(name) if name else repr(target)
+
+
+def _lazy_class() -> Any:
+    from ._inject import Lazy
+
+    return Lazy
+
+
+def analyse(annotation: Any, *, owner: str, parameter: str) -> tuple[Any, DepKind, bool]:
+    """Split an annotation into (key, how it is depended on, whether it carries a Marker)."""
+    marked = False
+    if get_origin(annotation) is Annotated:
+        metadata = annotation.__metadata__
+        marked = any(isinstance(m, Marker) for m in metadata)
+        rest = tuple(m for m in metadata if not isinstance(m, Marker))
+        base = annotation.__origin__
+        annotation = Annotated[(base, *rest)] if rest else base  # type: ignore[valid-type]
+        if marked and get_origin(base) is Annotated:
+            annotation = Annotated[(base.__origin__, *base.__metadata__, *rest)]  # type: ignore[valid-type]
+
+    kind = DepKind.PLAIN
+    inner = annotation
+    origin = get_origin(inner)
+    if typing_inspect.is_optional_type(inner) and typing_inspect.is_union_type(inner):
+        members = [a for a in get_args(inner) if a is not type(None)]
+        if len(members) != 1:
+            raise _unusable(owner, parameter, annotation, "a union of several types is not a dependency")
+        kind, inner = DepKind.OPTIONAL, members[0]
+    elif origin is list:
+        (element,) = get_args(inner) or (typing.Any,)
+        kind, inner = DepKind.LIST, element
+    elif origin is not None and origin is _lazy_class():
+        (target,) = get_args(inner)
+        kind, inner = DepKind.LAZY, target
+    elif inner is _lazy_class():
+        raise _unusable(owner, parameter, annotation, "Lazy needs a type argument: Lazy[T]")
+
+    key = normalize(inner)
+    problem = key_problem(key)
+    if problem is not None:
+        raise _unusable(owner, parameter, annotation, problem)
+    return key, kind, marked
+
+
+def _unusable(owner: str, parameter: str, annotation: Any, why: str) -> AnnotationError:
+    return AnnotationError(
+        f"parameter {parameter!r} of {owner} is annotated {describe(annotation)}: {why}",
+        owner=owner,
+        parameter=parameter,
+        hint="annotate it with the registered type it needs",
+    )
+
+
+def _namespace_of(target: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    if isinstance(target, type):
+        module = sys.modules.get(target.__module__)
+        globalns = dict(vars(module)) if module is not None else {}
+        return globalns, {target.__name__: target}
+    return None, None
+
+
+def type_hints(function: Any, *, owner: str, namespace_of: Any = None) -> dict[str, Any]:
+    """``typing.get_type_hints`` with errors that name the parameter and say what to do."""
+    globalns, localns = _namespace_of(namespace_of) if namespace_of is not None else (None, None)
+    try:
+        return typing.get_type_hints(function, globalns=globalns, localns=localns, include_extras=True)
+    except NameError as error:
+        missing = error.name or str(error)
+        parameter = _parameter_naming(function, missing)
+        where = f"parameter {parameter!r} of {owner}" if parameter else owner
+        raise AnnotationError(
+            f"cannot evaluate the annotation of {where}: name {missing!r} is not defined at runtime",
+            owner=owner,
+            parameter=parameter,
+            hint=(
+                f"injectq_like reads annotations when it builds the graph; if {missing} is imported "
+                "only under `if TYPE_CHECKING:`, import it at runtime (and define local classes at "
+                "module level)"
+            ),
+        ) from None
+    except Exception as error:  # a malformed string annotation, say
+        raise AnnotationError(
+            f"cannot evaluate the annotations of {owner}: {error}",
+            owner=owner,
+            hint="fix the annotation so that typing.get_type_hints() can evaluate it",
+        ) from None
+
+
+def _parameter_naming(function: Any, name: str) -> str | None:
+    annotations = getattr(function, "__annotations__", {})
+    for parameter, annotation in annotations.items():
+        text = annotation if isinstance(annotation, str) else getattr(annotation, "__forward_arg__", "")
+        if isinstance(text, str) and name in text:
+            return str(parameter)
+    return None
+
+
+def _init_of(cls: type) -> Callable[..., Any] | None:
+    init = cls.__init__
+    if init is object.__init__:
+        return None
+    return init
+
+
+def read_dependencies(target: Callable[..., Any], *, only_marked: bool = False) -> tuple[Dependency, ...]:
+    """The dependencies of a class (from ``__init__``) or of a function.
+
+    With ``only_marked``, only parameters annotated with a ``Marker``
+    (``Inject[T]``) are returned: every other parameter is the caller's.
+    """
+    owner = callable_name(target)
+    if isinstance(target, type):
+        function = _init_of(target)
+        if function is None:
+            return ()
+        owner = f"{owner}.__init__"
+        hints = type_hints(function, owner=owner, namespace_of=target)
+        parameters = list(inspect.signature(function).parameters.values())[1:]
+    else:
+        function = target
+        call = getattr(target, "__call__", None)  # noqa: B004 - a callable object
+        if not inspect.isroutine(target) and call is not None and inspect.ismethod(call):
+            function = call
+        hints = type_hints(function, owner=owner)
+        parameters = list(inspect.signature(target).parameters.values())
+
+    dependencies = []
+    for parameter in parameters:
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        has_default = parameter.default is not _EMPTY
+        annotation = hints.get(parameter.name, _EMPTY)
+        if annotation is _EMPTY:
+            if has_default or only_marked:
+                continue
+            raise AnnotationError(
+                f"parameter {parameter.name!r} of {owner} has no annotation",
+                owner=owner,
+                parameter=parameter.name,
+                hint="annotate it with the type to inject, or give it a default",
+            )
+        if only_marked and not _has_marker(annotation):
+            continue
+        key, kind, marked = analyse(annotation, owner=owner, parameter=parameter.name)
+        dependencies.append(
+            Dependency(
+                name=parameter.name,
+                key=key,
+                kind=kind,
+                positional_only=parameter.kind is inspect.Parameter.POSITIONAL_ONLY,
+                has_default=has_default,
+                annotation=annotation,
+                marked=marked,
+            )
+        )
+    return tuple(dependencies)
+
+
+def _has_marker(annotation: Any) -> bool:
+    return get_origin(annotation) is Annotated and any(isinstance(m, Marker) for m in annotation.__metadata__)
