@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar, final, overload
 
@@ -19,6 +19,7 @@ from .exceptions import AsyncProviderError, MissingProviderError, RegistrationEr
 __all__ = ["Container"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @final
@@ -172,9 +173,8 @@ class Container(Registrations):
         self._started = True
 
     def _autouse_for(self, level: Scope) -> Callable[[AsyncRequestScope], Any] | None:
-        if self._compiler is None:
-            if not any(p.autouse and p.scope is level for p in self._registry.all()):
-                return None
+        if self._compiler is None and not any(p.autouse and p.scope is level for p in self._registry.all()):
+            return None
         compiler = self._freeze("opening a scope")
         providers = self._autouse.get(level)
         if not providers and self._started:
@@ -268,9 +268,12 @@ class Container(Registrations):
 
     def _fill_context(self, scope: AsyncRequestScope, context: Mapping[Any, Any] | None) -> None:
         """Put a new scope's context values in its cache (inheriting its parent's of the same level)."""
-        if not context and self._compiler is None:
-            if not any(p.kind is Kind.CONTEXT for p in self._registry.single.values()):
-                return
+        if (
+            not context
+            and self._compiler is None
+            and not any(p.kind is Kind.CONTEXT for p in self._registry.single.values())
+        ):
+            return
         compiler = self._freeze("opening a scope with context values")
         level = scope.level
         cache = scope._cache
@@ -358,6 +361,10 @@ class Container(Registrations):
             raise scope._not_open()
         return function(scope)
 
+    @overload
+    async def call(self, function: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R: ...
+    @overload
+    async def call(self, function: Callable[..., R], /, *args: Any, **kwargs: Any) -> R: ...
     async def call(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Call ``function`` (sync or async), resolving its ``Inject[...]`` parameters the caller left out."""
         return await call(self, function, args, kwargs)

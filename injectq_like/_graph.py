@@ -10,6 +10,7 @@ annotations. ``_plan`` compiles resolution from the same edges, so what
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any, get_origin
 from ._keys import base_of, describe, name_of
 from ._providers import Kind, Provider, Scope
 from ._registry import Registry
-from ._signature import DepKind, Dependency, read_dependencies
+from ._signature import Dependency, DepKind, read_dependencies
 from .exceptions import (
     AnnotationError,
     CircularDependencyError,
@@ -40,11 +41,7 @@ class Edge:
 
     @property
     def missing(self) -> bool:
-        return (
-            not self.targets
-            and not self.use_default
-            and self.dependency.kind in (DepKind.PLAIN, DepKind.LAZY)
-        )
+        return not self.targets and not self.use_default and self.dependency.kind in (DepKind.PLAIN, DepKind.LAZY)
 
     @property
     def lazy(self) -> bool:
@@ -84,7 +81,26 @@ class Graph:
     def _read_edges(self, provider: Provider) -> tuple[Edge, ...]:
         if provider.kind in (Kind.INSTANCE, Kind.CONTEXT) or provider.target is None:
             return ()
-        return tuple(self.edge(dependency) for dependency in read_dependencies(provider.target))
+        dependencies = read_dependencies(provider.target, fallback=self.names)
+        return tuple(self.edge(dependency) for dependency in dependencies)
+
+    @functools.cached_property
+    def names(self) -> dict[str, Any]:
+        """Registered classes by name, for string annotations that the module cannot evaluate
+        (a class defined inside a function). A name two classes share is left out.
+        """
+        found: dict[str, Any] = {}
+        ambiguous: set[str] = set()
+        for provider in self.providers:
+            for candidate in (base_of(provider.key), provider.target):
+                name = getattr(candidate, "__name__", None)
+                if not isinstance(candidate, type) or not isinstance(name, str):
+                    continue
+                if found.setdefault(name, candidate) is not candidate:
+                    ambiguous.add(name)
+        for name in ambiguous:
+            del found[name]
+        return found
 
     def edge(self, dependency: Dependency) -> Edge:
         if dependency.kind is DepKind.LIST:
@@ -126,7 +142,7 @@ class Graph:
         found = self._levels.get(provider)
         if found is not None:
             return found
-        if provider.cached or provider.kind is not Kind.CLASS and provider.kind is not Kind.FACTORY:
+        if provider.cached or (provider.kind is not Kind.CLASS and provider.kind is not Kind.FACTORY):
             result: tuple[Scope, tuple[Any, ...]] = (provider.scope, (provider.key,))
             self._levels[provider] = result
             return result

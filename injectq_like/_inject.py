@@ -15,12 +15,12 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeVar, final, overload
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, Protocol, TypeVar, final, overload
 
 from ._keys import describe
 from ._providers import MISSING, Scope
 from ._scope import CURRENT
-from ._signature import DepKind, Dependency, Marker, callable_name, read_dependencies
+from ._signature import Dependency, DepKind, Marker, callable_name, read_dependencies
 from .exceptions import AnnotationError, NoActiveScopeError
 
 if TYPE_CHECKING:
@@ -31,6 +31,17 @@ __all__ = ["Inject", "Lazy", "inject"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Injected(Protocol[R_co]):
+    """What ``@inject`` returns, to a type checker: callable without its injected arguments.
+
+    Its parameters are typed ``object`` rather than ``Any`` so that overloads
+    taking it (``container.call``) still infer the return type.
+    """
+
+    def __call__(self, *args: object, **kwargs: object) -> R_co: ...
 
 
 @final
@@ -225,7 +236,7 @@ def _skippable(scope: AsyncRequestScope, param: _Param) -> bool:
 
 
 @overload
-def inject(function: Callable[..., R], /) -> Callable[..., R]: ...
+def inject(function: Callable[..., R], /) -> Injected[R]: ...
 
 
 @overload
@@ -233,7 +244,7 @@ def inject(
     *,
     container: Container | None = None,
     uses: Sequence[Any] = (),
-) -> Callable[[Callable[..., R]], Callable[..., R]]: ...
+) -> Callable[[Callable[..., R]], Injected[R]]: ...
 
 
 def inject(

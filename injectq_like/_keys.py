@@ -14,7 +14,6 @@ key, read by ``_signature``.
 
 from __future__ import annotations
 
-import types
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, get_args, get_origin
@@ -31,7 +30,8 @@ class Named:
     name: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
+        name: object = self.name
+        if not isinstance(name, str) or not name:
             msg = f"Named() takes a non-empty string, got {self.name!r}"
             raise TypeError(msg)
 
@@ -108,7 +108,7 @@ def describe(key: Any) -> str:
         return f'{inner} (named "{name}")' if name is not None else inner
     if isinstance(key, typing.NewType):
         return key.__name__
-    if isinstance(key, type) and not isinstance(key, types.GenericAlias):
+    if isinstance(key, type) and get_origin(key) is None:
         return key.__name__
     if typing_inspect.is_union_type(key):
         return " | ".join(describe(arg) for arg in get_args(key))

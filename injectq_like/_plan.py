@@ -122,10 +122,7 @@ class Compiler:
             root = self.graph.provider(key)
             names = [n for n in self._sources if n.startswith(f"resolve_{_identifier(describe(key))}")]
             wanted = self._reachable(root) if root is not None else set()
-            for i in sorted(wanted):
-                for prefix in ("g", "a"):
-                    if f"{prefix}{i}" in self._sources:
-                        names.append(f"{prefix}{i}")
+            names.extend(f"{p}{i}" for i in sorted(wanted) for p in ("g", "a") if f"{p}{i}" in self._sources)
             return "\n".join(self._sources[n] for n in dict.fromkeys(names))
 
     def closure(self, index: int) -> frozenset[int]:
@@ -201,7 +198,7 @@ class Compiler:
         i = self.index[provider]
         found = self._inline.get((i, mode), MISSING)
         if found is not MISSING:
-            return found  # type: ignore[return-value]
+            return found
         self._inline[(i, mode)] = None
         result = None
         simple = provider.shape is Shape.VALUE or (provider.shape is Shape.AWAIT and mode is ASYNC)
@@ -240,9 +237,7 @@ class Compiler:
 
         statements: list[str] = []
         if gathered:
-            getters = ", ".join(
-                refs.add(f"a{self.index[p]}", self.getter(p, ASYNC)) for p in gathered
-            )
+            getters = ", ".join(refs.add(f"a{self.index[p]}", self.getter(p, ASYNC)) for p in gathered)
             probes = ", ".join(
                 f"({int(p.scope)}, {self.index[p]})" if p.cached and p.kind is not Kind.CONTEXT else "None"
                 for p in gathered
@@ -270,7 +265,7 @@ class Compiler:
             else:
                 code, awaited = value(edge.targets[0])
                 awaits = awaits or awaited
-            if positional or dependency.positional_only:
+            if dependency.positional_only or (positional and not dependency.keyword_only):
                 arguments.append(code)
             else:
                 arguments.append(f"{dependency.name}={code}")
@@ -349,7 +344,7 @@ class Compiler:
                     f"        cache[{i}] = value",
                     "    return value",
                 ]
-        function = self._define(name, "\n".join(lines) + "\n", refs)
+        function: Getter = self._define(name, "\n".join(lines) + "\n", refs)
         self._getters[(i, mode)] = function
         return function
 
@@ -448,7 +443,7 @@ def _identifier(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)[:60]
 
 
-def _none_plan(scope: AsyncRequestScope) -> None:
+def _none_plan(_scope: AsyncRequestScope) -> None:
     return None
 
 
@@ -479,9 +474,7 @@ async def _first_value_async(scope: AsyncRequestScope, generator: Any, index: in
 
 def _did_not_yield(scope: AsyncRequestScope, index: int) -> RuntimeError:
     provider = scope._container._compiled_provider(index)
-    return RuntimeError(
-        f"the {provider.describe()} for {describe(provider.key)} returned without yielding a value"
-    )
+    return RuntimeError(f"the {provider.describe()} for {describe(provider.key)} returned without yielding a value")
 
 
 def _enter_context(scope: AsyncRequestScope, manager: Any, index: int) -> Any:
@@ -526,7 +519,7 @@ async def gather(
             async def create(n: int) -> None:
                 try:
                     values[n] = await getters[n](scope)
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - re-raised below, unchanged
                     failures.append(error)
                     group.cancel_scope.cancel()
 

@@ -14,9 +14,19 @@ import inspect
 import os
 import sys
 import typing
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
-from collections.abc import Generator, Iterable, Iterator
-from typing import Any, TypeVar, get_args, get_origin, overload
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Iterator,
+)
+from types import FrameType
+from typing import Any, Protocol, TypeVar, get_args, get_origin, overload
 
 from ._keys import Named, base_of, describe, key_problem, name_of, normalize, runtime_class
 from ._providers import MISSING, Kind, Provider, Scope, Shape, shape_of
@@ -43,9 +53,9 @@ _ASYNC_ITERATORS = (
 
 def _caller() -> str:
     """``file:line`` of the first frame outside this package, for messages."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.dirname(frame.f_code.co_filename) == _PACKAGE_DIR:  # noqa: PTH120
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     if frame is None:  # pragma: no cover - there is always a caller
         return "<unknown>"
     return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"  # noqa: PTH119
@@ -139,7 +149,8 @@ def _check_key(key: Any, name: str | None) -> Any:
         raise RegistrationError(f"cannot register {describe(key)}: {problem}", key=key)
     key = normalize(key)
     if name is not None:
-        if not isinstance(name, str) or not name:
+        candidate: object = name
+        if not isinstance(candidate, str) or not candidate:
             raise RegistrationError(f"name={name!r} for {describe(key)} must be a non-empty string", key=key)
         if name_of(key) is not None:
             raise RegistrationError(
@@ -185,6 +196,10 @@ def _unwrap_return(annotation: Any, shape: Shape) -> tuple[Any, bool]:
     return annotation, False
 
 
+class _Decorator(Protocol):
+    def __call__(self, function: F, /) -> F: ...
+
+
 class Registrations:
     """The registration API shared by ``Container`` and ``Module``."""
 
@@ -195,7 +210,7 @@ class Registrations:
     def _add(self, provider: Provider, *, override: bool) -> None:
         self._registry.add(provider, override=override)
 
-    def register(  # noqa: PLR0917
+    def register(
         self,
         key: Any = MISSING,
         implementation: Any = MISSING,
@@ -250,6 +265,8 @@ class Registrations:
     @overload
     def provider(
         self,
+        function: None = None,
+        /,
         *,
         key: Any = ...,
         scope: Scope | None = ...,
@@ -258,7 +275,7 @@ class Registrations:
         autouse: bool = ...,
         enter: bool = ...,
         override: bool = ...,
-    ) -> Callable[[F], F]: ...
+    ) -> _Decorator: ...
 
     def provider(
         self,
@@ -337,8 +354,7 @@ class Registrations:
         key = _check_key(key, name)
         if scope is not None and _check_scope(scope, key) is not Scope.APP:
             raise RegistrationError(
-                f"the instance registered for {describe(key)} is one object, so it has APP lifetime, "
-                f"not {scope.name}",
+                f"the instance registered for {describe(key)} is one object, so it has APP lifetime, not {scope.name}",
                 key=key,
                 hint="drop scope=, or register a factory to get an instance per scope",
             )
@@ -395,7 +411,7 @@ class Registrations:
     def _factory_provider(
         key: Any,
         implementation: Any,
-        factory: Callable[..., Any],
+        factory: Any,
         scope: Scope | None,
         name: str | None,
         source: str,
@@ -429,7 +445,7 @@ class Registrations:
             if provided is MISSING:
                 raise RegistrationError(
                     f"factory {owner}() has no usable return annotation, so the type it provides is unknown",
-                    hint=f"annotate its return type (`-> T`"
+                    hint="annotate its return type (`-> T`"
                     + (", `-> Iterator[T]`" if shape is Shape.GENERATOR else "")
                     + (", `-> AsyncIterator[T]`" if shape is Shape.ASYNC_GENERATOR else "")
                     + f"), or pass the key: register(T, factory={owner})",

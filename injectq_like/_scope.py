@@ -246,9 +246,11 @@ class AsyncRequestScope:
         self._cache.clear()
         if failures:
             members = [exc, *failures] if exc is not None else failures
-            if all(isinstance(m, Exception) for m in members):
-                raise ExceptionGroup(f"{len(failures)} cleanup(s) failed when the scope closed", members)
-            raise BaseExceptionGroup(f"{len(failures)} cleanup(s) failed when the scope closed", members)
+            message = f"{len(failures)} cleanup(s) failed when the scope closed"
+            exceptions = [m for m in members if isinstance(m, Exception)]
+            if len(exceptions) == len(members):
+                raise ExceptionGroup(message, exceptions)
+            raise BaseExceptionGroup(message, members)
 
     def _waves(self, exits: list[Exit]) -> list[list[Exit]]:
         """Group cleanups so that each runs after every cleanup of what depends on it.
@@ -356,7 +358,7 @@ class AsyncRequestScope:
             if event is None:
                 event = anyio.Event()
                 self._pending[index] = event
-            await event.wait()  # type: ignore[union-attr]
+            await event.wait()
 
 
 def _finish_generator(generator: Any, exc: BaseException | None, name: str) -> None:

@@ -13,7 +13,7 @@ import enum
 import inspect
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, get_args, get_origin
 
@@ -51,14 +51,15 @@ class Dependency:
     has_default: bool
     annotation: Any  # as written, for messages
     marked: bool = False  # annotated with a Marker (Inject[...])
-    lazy_optional: bool = False  # Lazy[T | None]: reserved
+    keyword_only: bool = False
 
 
 def callable_name(target: Any) -> str:
-    if isinstance(target, type):
-        return target.__qualname__
+    """``Class`` / ``function`` / ``Class.method`` as written, without ``<locals>`` noise."""
     name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    return str(name) if name else repr(target)
+    if not name:
+        return repr(target)
+    return str(name).rpartition("<locals>.")[2]
 
 
 def _lazy_class() -> Any:
@@ -75,9 +76,9 @@ def analyse(annotation: Any, *, owner: str, parameter: str) -> tuple[Any, DepKin
         marked = any(isinstance(m, Marker) for m in metadata)
         rest = tuple(m for m in metadata if not isinstance(m, Marker))
         base = annotation.__origin__
-        annotation = Annotated[(base, *rest)] if rest else base  # type: ignore[valid-type]
+        annotation = Annotated[(base, *rest)] if rest else base
         if marked and get_origin(base) is Annotated:
-            annotation = Annotated[(base.__origin__, *base.__metadata__, *rest)]  # type: ignore[valid-type]
+            annotation = Annotated[(base.__origin__, *base.__metadata__, *rest)]
 
     kind = DepKind.PLAIN
     inner = annotation
@@ -120,11 +121,29 @@ def _namespace_of(target: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | 
     return None, None
 
 
-def type_hints(function: Any, *, owner: str, namespace_of: Any = None) -> dict[str, Any]:
-    """``typing.get_type_hints`` with errors that name the parameter and say what to do."""
+def type_hints(
+    function: Any,
+    *,
+    owner: str,
+    namespace_of: Any = None,
+    fallback: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``typing.get_type_hints`` with errors that name the parameter and say what to do.
+
+    ``fallback`` maps names to types (the registered ones) for string
+    annotations naming a class that is not in the module's globals, such as
+    a class defined inside a function; the module's own names always win.
+    """
     globalns, localns = _namespace_of(namespace_of) if namespace_of is not None else (None, None)
     try:
-        return typing.get_type_hints(function, globalns=globalns, localns=localns, include_extras=True)
+        try:
+            return typing.get_type_hints(function, globalns=globalns, localns=localns, include_extras=True)
+        except NameError:
+            if not fallback:
+                raise
+            module_globals = globalns if globalns is not None else getattr(function, "__globals__", {})
+            merged = {**fallback, **module_globals}
+            return typing.get_type_hints(function, globalns=merged, localns=localns, include_extras=True)
     except NameError as error:
         missing = error.name or str(error)
         parameter = _parameter_naming(function, missing)
@@ -139,7 +158,7 @@ def type_hints(function: Any, *, owner: str, namespace_of: Any = None) -> dict[s
                 "module level)"
             ),
         ) from None
-    except Exception as error:  # a malformed string annotation, say
+    except Exception as error:  # noqa: BLE001 - a malformed string annotation, say: reported, not hidden
         raise AnnotationError(
             f"cannot evaluate the annotations of {owner}: {error}",
             owner=owner,
@@ -157,13 +176,18 @@ def _parameter_naming(function: Any, name: str) -> str | None:
 
 
 def _init_of(cls: type) -> Callable[..., Any] | None:
-    init = cls.__init__
+    init: Callable[..., Any] = cls.__init__  # type: ignore[misc] # the class's own constructor
     if init is object.__init__:
         return None
     return init
 
 
-def read_dependencies(target: Callable[..., Any], *, only_marked: bool = False) -> tuple[Dependency, ...]:
+def read_dependencies(
+    target: Callable[..., Any],
+    *,
+    only_marked: bool = False,
+    fallback: Mapping[str, Any] | None = None,
+) -> tuple[Dependency, ...]:
     """The dependencies of a class (from ``__init__``) or of a function.
 
     With ``only_marked``, only parameters annotated with a ``Marker``
@@ -175,14 +199,14 @@ def read_dependencies(target: Callable[..., Any], *, only_marked: bool = False) 
         if function is None:
             return ()
         owner = f"{owner}.__init__"
-        hints = type_hints(function, owner=owner, namespace_of=target)
+        hints = type_hints(function, owner=owner, namespace_of=target, fallback=fallback)
         parameters = list(inspect.signature(function).parameters.values())[1:]
     else:
         function = target
         call = getattr(target, "__call__", None)  # noqa: B004 - a callable object
         if not inspect.isroutine(target) and call is not None and inspect.ismethod(call):
             function = call
-        hints = type_hints(function, owner=owner)
+        hints = type_hints(function, owner=owner, fallback=fallback)
         parameters = list(inspect.signature(target).parameters.values())
 
     dependencies = []
@@ -209,6 +233,7 @@ def read_dependencies(target: Callable[..., Any], *, only_marked: bool = False) 
                 key=key,
                 kind=kind,
                 positional_only=parameter.kind is inspect.Parameter.POSITIONAL_ONLY,
+                keyword_only=parameter.kind is inspect.Parameter.KEYWORD_ONLY,
                 has_default=has_default,
                 annotation=annotation,
                 marked=marked,

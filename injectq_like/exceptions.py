@@ -131,8 +131,7 @@ class CircularDependencyError(DIError, RuntimeError):
             "",
             key=cycle[0],
             path=path or cycle,
-            hint=hint
-            or "break the cycle: depend on Lazy[T] for one edge, or move the shared part into its own type",
+            hint=hint or "break the cycle: depend on Lazy[T] for one edge, or move the shared part into its own type",
         )
         self.cycle = cycle
 
