@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -35,6 +36,7 @@ class Container(Registrations):
         "__weakref__",
         "_async_plans",
         "_autouse",
+        "_autouse_runners",
         "_compiler",
         "_context_indices",
         "_graph",
@@ -60,6 +62,7 @@ class Container(Registrations):
         self._pending_async: dict[Any, Plan] = {}
         self._pending_sync: dict[Any, Callable[[AsyncRequestScope], Any]] = {}
         self._autouse: dict[Scope, tuple[Provider, ...]] = {}
+        self._autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
         self._context_indices: dict[Scope, tuple[int, ...]] = {}
         self._started = False
         self._lock = threading.RLock()
@@ -104,6 +107,8 @@ class Container(Registrations):
                 compiler = Compiler(graph)
                 for level in (Scope.APP, Scope.SESSION, Scope.REQUEST):
                     self._autouse[level] = tuple(p for p in graph.providers if p.autouse and p.scope is level)
+                    if self._autouse[level] and level is not Scope.APP:
+                        self._autouse_runners[level] = functools.partial(self._run_autouse, self._autouse[level])
                     self._context_indices[level] = tuple(
                         compiler.index[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
                     )
@@ -173,20 +178,19 @@ class Container(Registrations):
         self._started = True
 
     def _autouse_for(self, level: Scope) -> Callable[[AsyncRequestScope], Any] | None:
-        if self._compiler is None and not any(p.autouse and p.scope is level for p in self._registry.all()):
-            return None
+        """What a scope of ``level`` runs when it opens: ``None`` when there are no autouse providers."""
+        if self._compiler is None:
+            if not any(p.autouse and p.scope is level for p in self._registry.all()):
+                return None
+            self._freeze("opening a scope with autouse providers")
+        return self._autouse_runners.get(level)
+
+    async def _run_autouse(self, providers: tuple[Provider, ...], scope: AsyncRequestScope) -> None:
+        if not self._started:
+            await self._start()
         compiler = self._freeze("opening a scope")
-        providers = self._autouse.get(level)
-        if not providers and self._started:
-            return None
-
-        async def create(scope: AsyncRequestScope) -> None:
-            if not self._started:
-                await self._start()
-            for provider in providers or ():
-                await compiler.getter(provider, ASYNC)(scope)
-
-        return create
+        for provider in providers:
+            await compiler.getter(provider, ASYNC)(scope)
 
     async def __aenter__(self) -> Self:
         """Start the container: APP ``autouse`` providers are created now."""
@@ -268,12 +272,6 @@ class Container(Registrations):
 
     def _fill_context(self, scope: AsyncRequestScope, context: Mapping[Any, Any] | None) -> None:
         """Put a new scope's context values in its cache (inheriting its parent's of the same level)."""
-        if (
-            not context
-            and self._compiler is None
-            and not any(p.kind is Kind.CONTEXT for p in self._registry.single.values())
-        ):
-            return
         compiler = self._freeze("opening a scope with context values")
         level = scope.level
         cache = scope._cache

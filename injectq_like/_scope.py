@@ -109,7 +109,7 @@ class AsyncRequestScope:
             levels = list(parent._levels)
             levels[level] = self
             self._levels = tuple(levels)
-        if parent is not None:
+        if context or (parent is not None and container._context_indices.get(level)):
             container._fill_context(self, context)
 
     def __repr__(self) -> str:
