@@ -87,6 +87,7 @@ class Container(Registrations):
 
         Including the same module twice is a no-op.
         """
+        self._registry.check_open(f"include {module!r}")
         for found in modules_in(module):
             if any(found is seen for seen in self._included):
                 continue
@@ -262,7 +263,9 @@ class Container(Registrations):
             )
         if parent._state != _OPEN:
             raise parent._not_open()
-        if level is Scope.SESSION and parent._levels[Scope.REQUEST] is not None:
+        if level is Scope.SESSION and (
+            parent._levels[Scope.REQUEST] is not None or self._current()._levels[Scope.REQUEST] is not None
+        ):
             raise ScopeError(
                 "cannot open a SESSION scope inside a REQUEST scope: a session outlives its requests",
                 hint="open the SESSION scope first, and REQUEST scopes inside it: "

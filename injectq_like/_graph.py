@@ -86,8 +86,10 @@ class Graph:
 
     @functools.cached_property
     def names(self) -> dict[str, Any]:
-        """Registered classes by name, for string annotations that the module cannot evaluate
-        (a class defined inside a function). A name two classes share is left out.
+        """Registered classes defined inside functions, by name: a string annotation naming one
+        cannot be evaluated from its module. A name two classes share is left out. Classes
+        defined at module level are never looked up here, so an import made only under
+        ``TYPE_CHECKING`` is still reported.
         """
         found: dict[str, Any] = {}
         ambiguous: set[str] = set()
@@ -95,6 +97,8 @@ class Graph:
             for candidate in (base_of(provider.key), provider.target):
                 name = getattr(candidate, "__name__", None)
                 if not isinstance(candidate, type) or not isinstance(name, str):
+                    continue
+                if "<locals>" not in candidate.__qualname__:
                     continue
                 if found.setdefault(name, candidate) is not candidate:
                     ambiguous.add(name)
@@ -125,8 +129,9 @@ class Graph:
                 f"{describe(base)} is registered only under a name: depend on "
                 f"Annotated[{describe(base)}, ...] with one of {options}"
             )
-        if name_of(key) is not None and base in self.registry.single:
-            return f"{describe(base)} is registered without a name; register one named {name_of(key)!r}"
+        if name_of(key) is not None:
+            unnamed = " (it is registered without a name)" if base in self.registry.single else ""
+            return f"register one under that name{unnamed}: container.register({describe(base)}, name={name_of(key)!r})"
         if get_origin(base) is not None:
             return f"register it: container.register({describe(base)}, Implementation)"
         return f"register it: container.register({describe(base)}) or with a factory"

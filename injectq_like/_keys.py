@@ -108,6 +108,8 @@ def describe(key: Any) -> str:
         return f'{inner} (named "{name}")' if name is not None else inner
     if isinstance(key, typing.NewType):
         return key.__name__
+    if key is None or key is type(None):
+        return "None"
     if isinstance(key, type) and get_origin(key) is None:
         return key.__name__
     if typing_inspect.is_union_type(key):

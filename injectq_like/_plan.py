@@ -120,7 +120,7 @@ class Compiler:
             self.plan(annotation, mode)
             key, _, _ = analyse(annotation, owner="explain()", parameter="key")
             root = self.graph.provider(key)
-            names = [n for n in self._sources if n.startswith(f"resolve_{_identifier(describe(key))}")]
+            names = [n for n in self._sources if n == f"resolve_{_identifier(describe(key))}"]
             wanted = self._reachable(root) if root is not None else set()
             names.extend(f"{p}{i}" for i in sorted(wanted) for p in ("g", "a") if f"{p}{i}" in self._sources)
             return "\n".join(self._sources[n] for n in dict.fromkeys(names))

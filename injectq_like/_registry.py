@@ -61,6 +61,12 @@ def _caller() -> str:
     return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"  # noqa: PTH119
 
 
+KEY_HINT = (
+    "keys are classes (Database), Protocols and ABCs, generic aliases (Repo[User]), NewTypes, "
+    'or Annotated[T, Named("x")] (the same as name="x")'
+)
+
+
 class Registry:
     """Keys to providers. Not thread-safe for registration (registration happens at startup)."""
 
@@ -73,15 +79,17 @@ class Registry:
         self.frozen_at = ""
         self._serial = 0
 
-    def add(self, provider: Provider, *, override: bool) -> Provider:
+    def check_open(self, what: str, key: Any = None) -> None:
         if self.frozen:
             raise RegistrationError(
-                f"cannot register {describe(provider.key)}: the container is frozen "
-                f"(its first resolution or validate() was {self.frozen_at})",
-                key=provider.key,
+                f"cannot {what}: the container is frozen (its first resolution or validate() was {self.frozen_at})",
+                key=key,
                 hint="register every provider before the first resolve; in tests, use "
                 "`with container.override(Key, ...)`, which works on a frozen container",
             )
+
+    def add(self, provider: Provider, *, override: bool) -> Provider:
+        self.check_open(f"register {describe(provider.key)}", provider.key)
         key = provider.key
         self._serial += 1
         provider = dataclasses.replace(provider, serial=self._serial)
@@ -146,16 +154,21 @@ def _check_scope(scope: Any, key: Any) -> Scope:
 def _check_key(key: Any, name: str | None) -> Any:
     problem = key_problem(normalize(key))
     if problem is not None:
-        raise RegistrationError(f"cannot register {describe(key)}: {problem}", key=key)
+        raise RegistrationError(f"cannot register {describe(key)}: {problem}", key=key, hint=KEY_HINT)
     key = normalize(key)
     if name is not None:
         candidate: object = name
         if not isinstance(candidate, str) or not candidate:
-            raise RegistrationError(f"name={name!r} for {describe(key)} must be a non-empty string", key=key)
+            raise RegistrationError(
+                f"name={name!r} for {describe(key)} must be a non-empty string",
+                key=key,
+                hint=f'name a registration with a string: register({describe(key)}, ..., name="primary")',
+            )
         if name_of(key) is not None:
             raise RegistrationError(
                 f"{describe(key)} is already qualified by Named(...); name={name!r} would qualify it twice",
                 key=key,
+                hint="pass either name= or an Annotated[T, Named(...)] key, not both",
             )
         key = typing.Annotated[key, Named(name)]
     return key
@@ -177,6 +190,21 @@ def _subclass_problem(implementation: type, key: Any) -> str | None:
     if ok:
         return None
     return f"{implementation.__qualname__} is not a subclass of {describe(base_of(key))}"
+
+
+def _return_annotation(factory: Any, owner: str, key: Any) -> Any:
+    """A factory's evaluated return annotation (MISSING if none); its parameters are read later."""
+    try:
+        return type_hints(factory, owner=owner).get("return", MISSING)
+    except AnnotationError as error:
+        function = factory if inspect.isroutine(factory) else getattr(factory, "__call__", factory)  # noqa: B004
+        written = getattr(function, "__annotations__", {}).get("return", MISSING)
+        if not isinstance(written, str):
+            return written  # a parameter's annotation failed: validate() reports it, with its path
+        try:
+            return eval(written, getattr(function, "__globals__", {}))  # noqa: S307 - evaluating an annotation
+        except Exception:  # noqa: BLE001 - reported as the registration error below
+            raise RegistrationError(error.message, key=key if key is not MISSING else None, hint=error.hint) from None
 
 
 def _unwrap_return(annotation: Any, shape: Shape) -> tuple[Any, bool]:
@@ -348,6 +376,7 @@ class Registrations:
             raise RegistrationError(
                 "register() takes one of an implementation, instance= or factory=, not several",
                 key=key if key is not MISSING else None,
+                hint="register(Key, Implementation), register(Key, instance=obj) or register(Key, factory=function)",
             )
         if key is MISSING:
             key = type(instance)
@@ -377,10 +406,9 @@ class Registrations:
     def _class_provider(key: Any, implementation: Any, scope: Scope | None, name: str | None, source: str) -> Provider:
         key = _check_key(key, name)
         scope = _check_scope(scope if scope is not None else Scope.TRANSIENT, key)
-        target = implementation
+        target = base_of(normalize(implementation))
         if get_origin(target) is not None and isinstance(get_origin(target), type):
             target = get_origin(target)  # register(Repo[User]): build the generic class
-        target = base_of(target)
         if not isinstance(target, type):
             if callable(target):
                 raise RegistrationError(
@@ -389,7 +417,11 @@ class Registrations:
                     key=key,
                     hint=f"register({describe(key)}, factory={callable_name(target)})",
                 )
-            raise RegistrationError(f"{target!r} is not a class", key=key)
+            raise RegistrationError(
+                f"{target!r} is not a class, so it cannot implement {describe(key)}",
+                key=key,
+                hint="pass a class (register(Key, Implementation)), an instance= or a factory=",
+            )
         if _is_abstract(target):
             what = "a Protocol" if getattr(target, "_is_protocol", False) else "abstract"
             raise RegistrationError(
@@ -420,19 +452,18 @@ class Registrations:
             raise RegistrationError(
                 "register() takes one of an implementation, instance= or factory=, not several",
                 key=key if key is not MISSING else None,
+                hint="register(Key, Implementation), register(Key, instance=obj) or register(Key, factory=function)",
             )
         if not callable(factory) or isinstance(factory, type):
             raise RegistrationError(
-                f"factory={factory!r} is not a function"
-                + (": pass a class as the implementation, register(Key, Class)" if isinstance(factory, type) else ""),
+                f"factory={factory!r} is not a function",
                 key=key if key is not MISSING else None,
+                hint="pass a class as the implementation: register(Key, Class)"
+                if isinstance(factory, type)
+                else "pass a function, coroutine function, generator or async generator",
             )
         owner = callable_name(factory)
-        try:
-            hints = type_hints(factory, owner=owner)
-        except AnnotationError as error:
-            raise RegistrationError(str(error), key=key if key is not MISSING else None) from None
-        raw_return = hints.get("return", MISSING)
+        raw_return = _return_annotation(factory, owner, key)
         shape = shape_of(factory, returns_awaitable=False)
         provided, returns_awaitable = (
             _unwrap_return(raw_return, shape) if raw_return is not MISSING else (MISSING, False)
@@ -511,11 +542,12 @@ class Module(Registrations):
     like any duplicate.
     """
 
-    __slots__ = ("__weakref__", "_entries", "_registry", "name")
+    __slots__ = ("__weakref__", "_entries", "_included", "_registry", "name")
 
     def __init__(self, *modules: Module, name: str | None = None) -> None:
         self._registry = Registry()
         self._entries: list[tuple[Provider, bool]] = []
+        self._included: list[Module] = []
         self.name = name
         for module in modules:
             self.include(module)
@@ -525,9 +557,12 @@ class Module(Registrations):
         self._entries.append((provider, override))
 
     def include(self, module: Module) -> None:
-        """Add another module's registrations to this one."""
+        """Add another module's registrations (as they are now) to this one; a second time is a no-op."""
+        if any(module is seen for seen in self._included):
+            return
         for provider, override in module._entries:
             self._add(provider, override=override)
+        self._included.append(module)
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""

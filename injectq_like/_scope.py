@@ -50,6 +50,8 @@ CONTEXT_MANAGER: Final = 2
 ASYNC_CONTEXT_MANAGER: Final = 3
 CALLBACK: Final = 4
 
+_MAY_AWAIT: Final = frozenset({ASYNC_GENERATOR, ASYNC_CONTEXT_MANAGER, CALLBACK})
+
 _NEW: Final = 0
 _OPEN: Final = 1
 _CLOSING: Final = 2
@@ -237,8 +239,13 @@ class AsyncRequestScope:
         failures: list[BaseException] = []
         if exits:
             traceback = exc.__traceback__ if exc is not None else None
-            with anyio.CancelScope(shield=True):
-                for wave in self._waves(exits):
+            waves = self._waves(exits) if len(exits) > 1 else (exits,)
+            if any(entry[1] in _MAY_AWAIT for entry in exits):
+                with anyio.CancelScope(shield=True):  # a cancellation must not cut cleanups short
+                    for wave in waves:
+                        await self._run_wave(wave, exc, failures)
+            else:  # only sync cleanups: nothing awaits, so nothing can be cancelled
+                for wave in waves:
                     await self._run_wave(wave, exc, failures)
             if exc is not None:
                 exc.__traceback__ = traceback
@@ -259,8 +266,6 @@ class AsyncRequestScope:
         grouped by provider first; an ``on_close`` callback runs before the
         cleanups registered before it (and after the callbacks registered after it).
         """
-        if len(exits) == 1:
-            return [exits]
         closure = self._container._closure
         groups: list[tuple[int, list[Exit]]] = []  # (provider index or -1, entries), creation order
         by_provider: dict[int, int] = {}
@@ -288,57 +293,60 @@ class AsyncRequestScope:
         return waves
 
     async def _run_wave(self, wave: list[Exit], exc: BaseException | None, failures: list[BaseException]) -> None:
-        pending: list[Exit] = []
+        """Run independent cleanups: the sync ones in place, the async ones concurrently."""
+        waiting: list[tuple[Exit, Any]] = []
         for entry in wave:
-            if entry[1] in (ASYNC_GENERATOR, ASYNC_CONTEXT_MANAGER):
-                pending.append(entry)
-                continue
+            how, target = entry[1], entry[2]
             try:
-                result = self._run_sync_exit(entry, exc)
-                if result is not None:
-                    pending.append((entry[0], -1, result))  # an async on_close callback
+                if how == GENERATOR:
+                    _finish_generator(target, exc)
+                elif how == CONTEXT_MANAGER:
+                    target.__exit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
+                elif how == CALLBACK:
+                    result = target()
+                    if inspect.isawaitable(result):
+                        waiting.append((entry, result))
+                else:
+                    waiting.append((entry, None))
             except BaseException as failure:  # noqa: BLE001 - every cleanup must run
-                failures.append(self._described(failure, entry))
-        if len(pending) == 1:
-            await self._run_async_exit(pending[0], exc, failures)
-        elif pending:
+                failures.append(await self._failed(failure, entry))
+        if len(waiting) == 1:
+            await self._run_async_exit(*waiting[0], exc, failures)
+        elif waiting:
             async with anyio.create_task_group() as group:
-                for entry in pending:
-                    group.start_soon(self._run_async_exit, entry, exc, failures)
+                for entry, awaitable in waiting:
+                    group.start_soon(self._run_async_exit, entry, awaitable, exc, failures)
 
-    def _run_sync_exit(self, entry: Exit, exc: BaseException | None) -> Any:
-        _, how, target = entry
-        if how == GENERATOR:
-            _finish_generator(target, exc, self._name(entry))
-        elif how == CONTEXT_MANAGER:
-            target.__exit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
-        else:  # CALLBACK
-            result = target()
-            if inspect.isawaitable(result):
-                return result
-        return None
-
-    async def _run_async_exit(self, entry: Exit, exc: BaseException | None, failures: list[BaseException]) -> None:
-        _, how, target = entry
+    async def _run_async_exit(
+        self,
+        entry: Exit,
+        awaitable: Any,
+        exc: BaseException | None,
+        failures: list[BaseException],
+    ) -> None:
+        how, target = entry[1], entry[2]
         try:
             if how == ASYNC_GENERATOR:
-                await _finish_async_generator(target, exc, self._name(entry))
+                await _finish_async_generator(target, exc)
             elif how == ASYNC_CONTEXT_MANAGER:
                 await target.__aexit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
-            else:  # the awaitable an async callback returned
-                await target
+            else:  # what an async on_close callback returned
+                await awaitable
         except BaseException as failure:  # noqa: BLE001 - every cleanup must run
-            failures.append(self._described(failure, entry))
+            failures.append(await self._failed(failure, entry))
 
-    def _name(self, entry: Exit) -> str:
+    async def _failed(self, failure: BaseException, entry: Exit) -> BaseException:
+        """Name the cleanup that failed; close a generator that yielded again."""
+        if isinstance(failure, _YieldedAgainError) and entry[1] == ASYNC_GENERATOR:
+            with anyio.CancelScope(shield=True):
+                await entry[2].aclose()
         if entry[0] < 0:
             callback = entry[2]
-            return f"on_close callback {getattr(callback, '__qualname__', callback)!r}"
-        provider = self._container._compiled_provider(entry[0])
-        return f"{provider.describe()} for {describe(provider.key)}"
-
-    def _described(self, failure: BaseException, entry: Exit) -> BaseException:
-        failure.add_note(f"injectq_like: raised while cleaning up the {self._name(entry)}")
+            name = f"on_close callback {getattr(callback, '__qualname__', callback)!r}"
+        else:
+            provider = self._container._compiled_provider(entry[0])
+            name = f"{provider.describe()} for {describe(provider.key)}"
+        failure.add_note(f"injectq_like: raised while cleaning up the {name}")
         return failure
 
     # -- used by compiled plans ---------------------------------------------------
@@ -361,14 +369,18 @@ class AsyncRequestScope:
             await event.wait()
 
 
-def _finish_generator(generator: Any, exc: BaseException | None, name: str) -> None:
+class _YieldedAgainError(RuntimeError):
+    """A generator factory yielded a second value instead of finishing."""
+
+
+def _finish_generator(generator: Any, exc: BaseException | None) -> None:
     if exc is None:
         try:
             next(generator)
         except StopIteration:
             return
         generator.close()
-        raise RuntimeError(f"the {name} yielded more than once; it must yield exactly one value")
+        raise _YieldedAgainError("the generator yielded more than once; it must yield exactly one value")
     try:
         generator.throw(exc)
     except StopIteration:
@@ -378,17 +390,16 @@ def _finish_generator(generator: Any, exc: BaseException | None, name: str) -> N
             return
         raise
     generator.close()
-    raise RuntimeError(f"the {name} yielded again after the scope's exception was thrown into it")
+    raise _YieldedAgainError("the generator yielded again after the scope's exception was thrown into it")
 
 
-async def _finish_async_generator(generator: Any, exc: BaseException | None, name: str) -> None:
+async def _finish_async_generator(generator: Any, exc: BaseException | None) -> None:
     if exc is None:
         try:
             await generator.__anext__()
         except StopAsyncIteration:
             return
-        await generator.aclose()
-        raise RuntimeError(f"the {name} yielded more than once; it must yield exactly one value")
+        raise _YieldedAgainError("the generator yielded more than once; it must yield exactly one value")
     try:
         await generator.athrow(exc)
     except StopAsyncIteration:
@@ -397,5 +408,4 @@ async def _finish_async_generator(generator: Any, exc: BaseException | None, nam
         if raised is exc:
             return
         raise
-    await generator.aclose()
-    raise RuntimeError(f"the {name} yielded again after the scope's exception was thrown into it")
+    raise _YieldedAgainError("the generator yielded again after the scope's exception was thrown into it")

@@ -154,8 +154,8 @@ def type_hints(
             parameter=parameter,
             hint=(
                 f"injectq_like reads annotations when it builds the graph; if {missing} is imported "
-                "only under `if TYPE_CHECKING:`, import it at runtime (and define local classes at "
-                "module level)"
+                "only under `if TYPE_CHECKING:`, import it at runtime (or register it, if it is a "
+                "class defined inside a function)"
             ),
         ) from None
     except Exception as error:  # noqa: BLE001 - a malformed string annotation, say: reported, not hidden

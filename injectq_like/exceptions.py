@@ -66,6 +66,9 @@ class DIError(Exception):
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._headline()!r})"
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only fields survive pickling (pytest-xdist, multiprocessing).
         return (_rebuild, (type(self), self.__dict__.copy()))
@@ -174,7 +177,7 @@ class ScopeError(DIError, RuntimeError):
         self.dependency_scope = dependency_scope
 
     def _headline(self) -> str:
-        if self.message:
+        if self.message or self.dependent_scope is None or self.dependency_scope is None:
             return self.message
         return (
             f"{describe(self.dependent)} ({self.dependent_scope.name}) depends on "
