@@ -5,17 +5,25 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar, final, overload
 
 from ._graph import Graph
 from ._inject import call
 from ._keys import describe, normalize, runtime_class
+from ._layers import NO_PLANS, Layer
 from ._plan import ASYNC, SYNC, Compiler, Plan
-from ._providers import Kind, Provider, Scope
-from ._registry import Module, Registrations, Registry, modules_in
+from ._providers import MISSING, Kind, Provider, Scope
+from ._registry import Module, Registrations, Registry, _caller, _check_key, modules_in
 from ._scope import _CLOSED, _OPEN, CURRENT, AsyncRequestScope
-from .exceptions import AsyncProviderError, MissingProviderError, RegistrationError, ScopeError
+from .exceptions import (
+    AsyncProviderError,
+    InvalidContainerError,
+    MissingProviderError,
+    RegistrationError,
+    ScopeError,
+)
 
 __all__ = ["Container"]
 
@@ -37,13 +45,14 @@ class Container(Registrations):
         "_async_plans",
         "_autouse",
         "_autouse_runners",
-        "_compiler",
+        "_base",
         "_context_indices",
-        "_graph",
         "_included",
+        "_layer",
+        "_local_overrides",
         "_lock",
-        "_pending_async",
-        "_pending_sync",
+        "_next_index",
+        "_owners",
         "_registry",
         "_root",
         "_started",
@@ -53,14 +62,15 @@ class Container(Registrations):
     def __init__(self, *modules: Module) -> None:
         self._registry = Registry()
         self._included: list[Module] = []
-        self._graph: Graph | None = None
-        self._compiler: Compiler | None = None
-        # Plans ready for the fast path: filled only once APP autouse providers exist.
-        self._async_plans: dict[Any, Plan] = {}
-        self._sync_plans: dict[Any, Callable[[AsyncRequestScope], Any]] = {}
-        # Plans compiled before the container started (by validate(), say).
-        self._pending_async: dict[Any, Plan] = {}
-        self._pending_sync: dict[Any, Callable[[AsyncRequestScope], Any]] = {}
+        self._base: Layer | None = None  # the registry as registered, once frozen
+        self._layer: Layer | None = None  # the active layer: the base, or a global override on top
+        self._owners: dict[int, Compiler] = {}  # cache slot -> the compiler that gave it out
+        self._next_index = 0
+        self._local_overrides = 0
+        # The fast path's plan tables: the active layer's, once the container started and
+        # while no local override exists; else NO_PLANS, so that every resolve takes the slow path.
+        self._async_plans: dict[Any, Plan] = NO_PLANS
+        self._sync_plans: dict[Any, Callable[[AsyncRequestScope], Any]] = NO_PLANS
         self._autouse: dict[Scope, tuple[Provider, ...]] = {}
         self._autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
         self._context_indices: dict[Scope, tuple[int, ...]] = {}
@@ -98,14 +108,16 @@ class Container(Registrations):
     # -- freezing and compiling ---------------------------------------------------
 
     def _freeze(self, reason: str) -> Compiler:
-        compiler = self._compiler
-        if compiler is not None:
-            return compiler
+        """The base layer's compiler, building the graph the first time (which freezes the registry)."""
+        base = self._base
+        if base is not None:
+            return base.compiler
         with self._lock:
-            if self._compiler is None:
+            if self._base is None:
                 self._registry.freeze(reason)
                 graph = Graph(self._registry)
-                compiler = Compiler(graph)
+                compiler = self._adopt(Compiler(graph))
+                self._next_index = len(graph.providers)
                 for level in (Scope.APP, Scope.SESSION, Scope.REQUEST):
                     self._autouse[level] = tuple(p for p in graph.providers if p.autouse and p.scope is level)
                     if self._autouse[level] and level is not Scope.APP:
@@ -113,47 +125,74 @@ class Container(Registrations):
                     self._context_indices[level] = tuple(
                         compiler.index[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
                     )
-                self._graph = graph
-                self._compiler = compiler
-            return self._compiler
+                self._base = self._layer = Layer(compiler)
+            return self._base.compiler
 
-    def _compile(self, key: Any, mode: bool) -> Plan:
-        compiler = self._freeze("the first resolution of " + describe(key))
-        return compiler.plan(key, mode)
+    def _adopt(self, compiler: Compiler) -> Compiler:
+        for index in compiler.by_index:
+            self._owners.setdefault(index, compiler)
+        return compiler
+
+    def _allocate(self) -> int:
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+            return index
+
+    def _active(self) -> Layer:
+        """The layer resolution uses in this context: a local override's, else the global one."""
+        self._freeze("the first resolution")
+        if self._local_overrides:
+            layer = _LOCAL_LAYERS.get().get(self)
+            if layer is not None:
+                return layer
+        assert self._layer is not None
+        return self._layer
+
+    def _refresh_fast_path(self) -> None:
+        layer = self._layer
+        if layer is not None and self._started and not self._local_overrides:
+            self._async_plans, self._sync_plans = layer.async_plans, layer.sync_plans
+        else:
+            self._async_plans, self._sync_plans = NO_PLANS, NO_PLANS
+
+    def _plan_in(self, layer: Layer, key: Any, mode: bool) -> Plan:
+        plans: dict[Any, Any] = layer.async_plans if mode is ASYNC else layer.sync_plans
+        hashable = _hashable(key)
+        found = plans.get(key) if hashable else None
+        if found is not None:
+            return found if mode is ASYNC else (found, False)
+        plan = layer.compiler.plan(key, mode)
+        if hashable:
+            plans[key] = plan if mode is ASYNC else plan[0]
+        return plan
 
     async def _async_plan(self, key: Any) -> Plan:
         """The slow path of ``resolve``: compile the plan, start the container if needed."""
-        plan = self._pending_async.get(key) if _hashable(key) else None
-        if plan is None:
-            plan = self._compile(key, ASYNC)
+        if self._base is None:
+            self._freeze(f"the first resolution of {describe(key)}")
+        plan = self._plan_in(self._active(), key, ASYNC)
         if not self._started:
             await self._start()
-        if _hashable(key):
-            self._async_plans[key] = plan
         return plan
 
     def _sync_plan(self, key: Any) -> Callable[[AsyncRequestScope], Any]:
-        plan = self._pending_sync.get(key) if _hashable(key) else None
-        if plan is None:
-            plan = self._compile(key, SYNC)[0]
+        if self._base is None:
+            self._freeze(f"the first resolution of {describe(key)}")
+        function = self._plan_in(self._active(), key, SYNC)[0]
         if not self._started:
             self._start_sync()
-        if _hashable(key):
-            self._sync_plans[key] = plan
-        return plan
+        return function
 
     def _compiled_provider(self, index: int) -> Provider:
-        assert self._compiler is not None
-        return self._compiler.providers[index]
+        return self._owners[index].by_index[index]
 
     def _closure(self, index: int) -> frozenset[int]:
-        assert self._compiler is not None
-        return self._compiler.closure(index)
+        return self._owners[index].closure(index)
 
     def _provides(self, key: Any) -> bool:
-        """Whether ``key`` has a provider (freezes the container)."""
-        compiler = self._freeze("the first injection")
-        return compiler.graph.provider(normalize(key)) is not None
+        """Whether ``key`` has a provider in the active layer (freezes the container)."""
+        return self._active().graph.provider(normalize(key)) is not None
 
     # -- starting and closing -------------------------------------------------------
 
@@ -163,6 +202,7 @@ class Container(Registrations):
         for provider in self._autouse.get(Scope.APP, ()):
             await compiler.getter(provider, ASYNC)(root)
         self._started = True
+        self._refresh_fast_path()
 
     def _start_sync(self) -> None:
         compiler = self._freeze("the container's start")
@@ -177,10 +217,11 @@ class Container(Registrations):
                 )
             compiler.getter(provider, SYNC)(root)
         self._started = True
+        self._refresh_fast_path()
 
     def _autouse_for(self, level: Scope) -> Callable[[AsyncRequestScope], Any] | None:
         """What a scope of ``level`` runs when it opens: ``None`` when there are no autouse providers."""
-        if self._compiler is None:
+        if self._base is None:
             if not any(p.autouse and p.scope is level for p in self._registry.all()):
                 return None
             self._freeze("opening a scope with autouse providers")
@@ -223,8 +264,7 @@ class Container(Registrations):
     def _reopen(self) -> None:
         self._root = self._new_root()
         self._started = False
-        self._async_plans.clear()
-        self._sync_plans.clear()
+        self._refresh_fast_path()
 
     def on_close(self, callback: Callable[[], Any]) -> None:
         """Run ``callback`` (sync or async) when the container closes, before the cleanups
@@ -376,20 +416,142 @@ class Container(Registrations):
         """Check the whole graph and compile every plan; raise ``InvalidContainerError`` listing
         every problem (missing providers, cycles, lifetime violations, unusable annotations).
         """
-        from .exceptions import InvalidContainerError
-
-        compiler = self._freeze("validate()")
-        problems = compiler.graph.problems()
+        self._freeze("validate()")
+        layer = self._active()
+        problems = layer.graph.problems()
         if problems:
             raise InvalidContainerError(problems)
-        for key in compiler.graph.registry.single:
-            self._pending_async.setdefault(key, compiler.plan(key, ASYNC))
-            self._pending_sync.setdefault(key, compiler.plan(key, SYNC)[0])
+        for key in layer.graph.registry.single:
+            self._plan_in(layer, key, ASYNC)
+            self._plan_in(layer, key, SYNC)
 
     def explain(self, key: Any) -> str:
         """The Python source of ``key``'s compiled plan: what ``resolve(key)`` runs."""
-        compiler = self._freeze("explain()")
-        return compiler.source(key)
+        return self._active().compiler.source(key)
+
+    # -- overriding ----------------------------------------------------------------------------
+
+    def override(
+        self,
+        key: Any,
+        implementation: Any = MISSING,
+        /,
+        *,
+        instance: Any = MISSING,
+        factory: Callable[..., Any] | None = None,
+        scope: Scope | None = None,
+        name: str | None = None,
+        enter: bool = False,
+        local: bool = False,
+    ) -> Override:
+        """Replace the provider of ``key`` while a ``with`` (or ``async with``) block runs.
+
+        Takes what ``register`` takes (an implementation, ``instance=`` or
+        ``factory=``) and works on a frozen container. The replacement keeps
+        the lifetime of the provider it replaces unless given ``scope=``.
+        Instances of ``key``, and of everything built from it, that were
+        cached before are not served during the override, and those made
+        during it are not served after. With ``local=True`` only this context
+        and the tasks it starts see the override, so tests running
+        concurrently in one process do not see each other's.
+        """
+        self._freeze("the first override")
+        target = _check_key(key, name)
+        if scope is None:
+            existing = self._active().graph.provider(target)
+            scope = existing.scope if existing is not None else None
+        if instance is not MISSING:
+            provider = self._instance_provider(target, implementation, instance, factory, None, None, _caller())
+        elif factory is not None:
+            provider = self._factory_provider(target, implementation, factory, scope, None, _caller())
+        else:
+            chosen = implementation if implementation is not MISSING else target
+            provider = self._class_provider(target, chosen, scope, None, _caller())
+        provider = self._with_options(provider, multi=False, autouse=False, enter=enter)
+        if provider.kind is Kind.INSTANCE:
+            pass
+        elif self._registry.multi.get(target):
+            raise RegistrationError(
+                f"{describe(target)} is registered with multi=True; override() replaces one provider",
+                key=target,
+                hint=f"override what depends on list[{describe(target)}] instead",
+            )
+        return Override(self, target, provider, local=local)
+
+    def _push_layer(self, key: Any, provider: Provider, *, local: bool) -> Callable[[], None]:
+        """Activate a layer with ``provider`` for ``key``; returns what undoes it."""
+        with self._lock:
+            below = self._active() if local else self._layer
+            assert below is not None
+            layer = below.overridden(key, provider, self._allocate)
+            self._adopt(layer.compiler)
+            if local:
+                token = _LOCAL_LAYERS.set({**_LOCAL_LAYERS.get(), self: layer})
+                self._local_overrides += 1
+                self._refresh_fast_path()
+
+                def undo_local() -> None:
+                    with self._lock:
+                        try:
+                            _LOCAL_LAYERS.reset(token)
+                        except ValueError:  # undone in another context: drop this container's entry there
+                            current = dict(_LOCAL_LAYERS.get())
+                            current.pop(self, None)
+                            _LOCAL_LAYERS.set(current)
+                        self._local_overrides -= 1
+                        self._refresh_fast_path()
+
+                return undo_local
+            self._layer = layer
+            self._refresh_fast_path()
+
+            def undo_global() -> None:
+                with self._lock:
+                    if self._layer is layer:
+                        self._layer = below
+                    self._refresh_fast_path()
+
+            return undo_global
+
+
+@final
+class Override:
+    """An override being applied: use it as ``with`` or ``async with``; undone on exit."""
+
+    __slots__ = ("_container", "_key", "_local", "_provider", "_undo")
+
+    def __init__(self, container: Container, key: Any, provider: Provider, *, local: bool) -> None:
+        self._container = container
+        self._key = key
+        self._provider = provider
+        self._local = local
+        self._undo: Callable[[], None] | None = None
+
+    def __enter__(self) -> Self:
+        if self._undo is not None:
+            raise RegistrationError("this override is active already", hint="call container.override(...) again")
+        self._undo = self._container._push_layer(self._key, self._provider, local=self._local)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        undo, self._undo = self._undo, None
+        if undo is not None:
+            undo()
+
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__()
+
+    def __repr__(self) -> str:
+        where = "local" if self._local else "global"
+        state = "active" if self._undo is not None else "inactive"
+        return f"<Override of {describe(self._key)} ({where}, {state})>"
+
+
+#: Local overrides of this context, by container.
+_LOCAL_LAYERS: ContextVar[Mapping[Container, Layer]] = ContextVar("injectq_like_local_overrides", default={})  # noqa: B039 - never mutated: replaced by a new mapping
 
 
 def _hashable(key: Any) -> bool:

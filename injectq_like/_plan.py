@@ -65,10 +65,13 @@ class _Refs:
 class Compiler:
     """Compiles plans for one frozen graph. Thread-safe; every method is off the hot path."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, index: dict[Provider, int] | None = None) -> None:
         self.graph = graph
         self.providers: list[Provider] = list(graph.providers)
-        self.index: dict[Provider, int] = {p: i for i, p in enumerate(self.providers)}
+        #: Each provider's slot in the scope caches. An override layer keeps the slots of the
+        #: providers it leaves alone and gives new ones to those it replaces.
+        self.index: dict[Provider, int] = index if index is not None else {p: i for i, p in enumerate(self.providers)}
+        self.by_index: dict[int, Provider] = {i: p for p, i in self.index.items()}
         self._getters: dict[tuple[int, bool], Getter] = {}
         self._inline: dict[tuple[int, bool], tuple[str, dict[str, Any], bool] | None] = {}
         self._needs_async: dict[Provider, bool] = {}
@@ -130,7 +133,7 @@ class Compiler:
         found = self._closure.get(index)
         if found is None:
             with self._lock:
-                found = frozenset(self._reachable(self.providers[index])) - {index}
+                found = frozenset(self._reachable(self.by_index[index])) - {index}
                 self._closure[index] = found
         return found
 
