@@ -81,7 +81,7 @@ def _dependents(graph: Graph, key: Any) -> Iterator[Provider]:
     for provider in graph.providers:
         try:
             edges = graph.edges(provider)
-        except Exception:  # noqa: BLE001 - an unusable provider depends on nothing here; validate() reports it
+        except Exception:  # noqa: BLE001, S112 - an unusable provider depends on nothing here; validate() reports it
             continue
         for edge in edges:
             if not edge.lazy:
