@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar, final, overload
 
+from ._draw import draw
 from ._graph import Graph
 from ._inject import call
 from ._keys import describe, normalize, runtime_class
@@ -424,6 +425,15 @@ class Container(Registrations):
         for key in layer.graph.registry.single:
             self._plan_in(layer, key, ASYNC)
             self._plan_in(layer, key, SYNC)
+
+    def graph(self, format: str = "text") -> str:  # noqa: A002 - the SPEC's name for it
+        """The dependency graph drawn as ``"mermaid"``, ``"dot"`` or ``"text"`` (a tree for terminals).
+
+        Every provider appears with its lifetime, every dependency as an edge;
+        a missing provider is drawn and marked ``missing``, so an invalid
+        container can be drawn too.
+        """
+        return draw(self._active().graph, format)
 
     def explain(self, key: Any) -> str:
         """The Python source of ``key``'s compiled plan: what ``resolve(key)`` runs."""

@@ -20,6 +20,7 @@ from ._graph import Graph
 from ._plan import Compiler, Plan
 from ._providers import Provider
 from ._registry import Registry
+from .exceptions import AnnotationError
 
 if TYPE_CHECKING:
     from ._scope import AsyncRequestScope
@@ -81,7 +82,7 @@ def _dependents(graph: Graph, key: Any) -> Iterator[Provider]:
     for provider in graph.providers:
         try:
             edges = graph.edges(provider)
-        except Exception:  # noqa: BLE001, S112 - an unusable provider depends on nothing here; validate() reports it
+        except AnnotationError:  # an unusable provider depends on nothing here; validate() reports it
             continue
         for edge in edges:
             if not edge.lazy:
