@@ -164,7 +164,7 @@ def _dot(picture: _Picture) -> Iterator[str]:
 def _text(picture: _Picture) -> Iterator[str]:
     shown: set[str] = set()
 
-    def lines(ident: str, prefix: str, last: bool, label: str, top: bool, stack: tuple[str, ...]) -> Iterator[str]:
+    def lines(ident: str, prefix: str, *, last: bool, label: str, top: bool, stack: tuple[str, ...]) -> Iterator[str]:
         node = picture.nodes[ident]
         branch = "" if top else ("└── " if last else "├── ")
         tag = f"[{label}] " if label else ""
@@ -180,10 +180,12 @@ def _text(picture: _Picture) -> Iterator[str]:
         shown.add(ident)
         inner = prefix if top else prefix + ("    " if last else "│   ")
         for n, (child, child_label) in enumerate(children):
-            yield from lines(child, inner, n == len(children) - 1, child_label, False, (*stack, ident))
+            yield from lines(
+                child, inner, last=n == len(children) - 1, label=child_label, top=False, stack=(*stack, ident)
+            )
 
     for root in picture.roots():
-        yield from lines(root, "", True, "", True, ())
+        yield from lines(root, "", last=True, label="", top=True, stack=())
     for ident in picture.nodes:  # what only cycles reach
         if ident not in shown and not picture.nodes[ident].missing:
-            yield from lines(ident, "", True, "", True, ())
+            yield from lines(ident, "", last=True, label="", top=True, stack=())
