@@ -100,11 +100,12 @@ class Container(Registrations):
         """
         self._registry.check_open(f"include {module!r}")
         for found in modules_in(module):
-            if any(found is seen for seen in self._included):
-                continue
-            for provider, override in found._entries:
-                self._add(provider, override=override)
-            self._included.append(found)
+            for part in found.modules():
+                if any(part is seen for seen in self._included):
+                    continue
+                for provider, override in part._entries:
+                    self._add(provider, override=override)
+                self._included.append(part)
 
     # -- freezing and compiling ---------------------------------------------------
 

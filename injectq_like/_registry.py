@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar, get_args, get_origin, overload
 
 from ._keys import Named, base_of, describe, key_problem, name_of, normalize, runtime_class
 from ._providers import MISSING, Kind, Provider, Scope, Shape, shape_of
-from ._signature import callable_name, type_hints
+from ._signature import _annotated_function, callable_name, type_hints
 from .exceptions import AnnotationError, RegistrationError
 
 __all__ = ["Module", "Registrations", "Registry"]
@@ -194,10 +194,10 @@ def _subclass_problem(implementation: type, key: Any) -> str | None:
 
 def _return_annotation(factory: Any, owner: str, key: Any) -> Any:
     """A factory's evaluated return annotation (MISSING if none); its parameters are read later."""
+    function = _annotated_function(factory)
     try:
-        return type_hints(factory, owner=owner).get("return", MISSING)
+        return type_hints(function, owner=owner).get("return", MISSING)
     except AnnotationError as error:
-        function = factory if inspect.isroutine(factory) else getattr(factory, "__call__", factory)  # noqa: B004
         written = getattr(function, "__annotations__", {}).get("return", MISSING)
         if not isinstance(written, str):
             return written  # a parameter's annotation failed: validate() reports it, with its path
@@ -542,12 +542,12 @@ class Module(Registrations):
     like any duplicate.
     """
 
-    __slots__ = ("__weakref__", "_entries", "_included", "_registry", "name")
+    __slots__ = ("__weakref__", "_entries", "_parts", "_registry", "name")
 
     def __init__(self, *modules: Module, name: str | None = None) -> None:
         self._registry = Registry()
-        self._entries: list[tuple[Provider, bool]] = []
-        self._included: list[Module] = []
+        self._entries: list[tuple[Provider, bool]] = []  # registered on this module itself
+        self._parts: list[Module] = []  # included modules
         self.name = name
         for module in modules:
             self.include(module)
@@ -557,16 +557,35 @@ class Module(Registrations):
         self._entries.append((provider, override))
 
     def include(self, module: Module) -> None:
-        """Add another module's registrations (as they are now) to this one; a second time is a no-op."""
-        if any(module is seen for seen in self._included):
-            return
-        for provider, override in module._entries:
-            self._add(provider, override=override)
-        self._included.append(module)
+        """Include another module: a module reached twice (directly or through others) counts once."""
+        if not isinstance(module, Module):
+            raise RegistrationError(
+                f"Module.include() takes a Module, not {module!r}",
+                hint="to include the modules of a dotted path, use container.include('pkg.mod')",
+            )
+        mine = self.modules()
+        for part in module.modules():
+            if any(part is seen for seen in mine):
+                continue
+            for provider, override in part._entries:
+                self._registry.add(provider, override=override)  # duplicates are reported here already
+        self._parts.append(module)
+
+    def modules(self) -> list[Module]:
+        """This module and every module it includes, each once, included ones first."""
+        found: list[Module] = []
+        for part in self._parts:
+            for module in part.modules():
+                if not any(module is seen for seen in found):
+                    found.append(module)
+        if not any(self is seen for seen in found):
+            found.append(self)
+        return found
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""
-        return f"<Module{label} with {len(self._entries)} registrations>"
+        count = sum(len(module._entries) for module in self.modules())
+        return f"<Module{label} with {count} registrations>"
 
 
 def modules_in(target: Module | str) -> list[Module]:

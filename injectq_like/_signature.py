@@ -10,6 +10,7 @@ names exist at runtime (a name imported only under ``TYPE_CHECKING`` is an
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 import sys
 import typing
@@ -202,10 +203,7 @@ def read_dependencies(
         hints = type_hints(function, owner=owner, namespace_of=target, fallback=fallback)
         parameters = list(inspect.signature(function).parameters.values())[1:]
     else:
-        function = target
-        call = getattr(target, "__call__", None)  # noqa: B004 - a callable object
-        if not inspect.isroutine(target) and call is not None and inspect.ismethod(call):
-            function = call
+        function = _annotated_function(target)
         hints = type_hints(function, owner=owner, fallback=fallback)
         parameters = list(inspect.signature(target).parameters.values())
 
@@ -240,6 +238,16 @@ def read_dependencies(
             )
         )
     return tuple(dependencies)
+
+
+def _annotated_function(target: Any) -> Any:
+    """Where a callable's annotations live: a partial's function, a callable object's ``__call__``."""
+    while isinstance(target, functools.partial):
+        target = target.func
+    call = getattr(target, "__call__", None)  # noqa: B004 - a callable object
+    if not inspect.isroutine(target) and call is not None and inspect.ismethod(call):
+        return call
+    return target
 
 
 def _has_marker(annotation: Any) -> bool:

@@ -7,6 +7,7 @@ was given and how often it ran.
 """
 
 import inspect
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from injectq_like import CircularDependencyError, Container, InvalidContainerError, Lazy, Scope
+from injectq_like import CircularDependencyError, Container, InvalidContainerError, Lazy, Scope, ScopeError
 
 LAZY: Any = Lazy  # subscripted with classes made at runtime
 
@@ -111,6 +112,46 @@ def cyclic_graphs(draw: st.DrawFn) -> Graph:
     scopes = draw(st.lists(st.sampled_from([Scope.APP, Scope.TRANSIENT]), min_size=size, max_size=size))
     order = draw(st.permutations(range(size)))
     return Graph(edges=edges, scopes=scopes, order=list(order), cycle=cycle)
+
+
+@st.composite
+def scoped_dags(draw: st.DrawFn) -> Graph:
+    """An acyclic graph with every lifetime, so that some edges may break the lifetime rule."""
+    graph = draw(dags(max_size=10))
+    size = len(graph.edges)
+    graph.scopes = draw(st.lists(st.sampled_from(list(Scope)), min_size=size, max_size=size))
+    return graph
+
+
+@st.composite
+def valid_scoped_dags(draw: st.DrawFn) -> Graph:
+    """An acyclic graph with every lifetime, each node living no longer than what it depends on."""
+    graph = draw(dags(max_size=10))
+    graph.scopes = []
+    for index, targets in enumerate(graph.edges):
+        floor = max((bound_level(graph, target) for target in targets), default=Scope.APP)
+        allowed = [scope for scope in Scope if scope is Scope.TRANSIENT or scope >= floor]
+        graph.scopes.append(draw(st.sampled_from(allowed)))
+        assert bound_level(graph, index) >= floor
+    return graph
+
+
+def bound_level(graph: Graph, index: int) -> Scope:
+    """The lifetime an instance of node ``index`` is bound to (SPEC): its own when cached; a TRANSIENT
+    takes the shortest lifetime among its dependencies, APP when it has none."""
+    scope = graph.scopes[index]
+    if scope is not Scope.TRANSIENT:
+        return scope
+    return max((bound_level(graph, target) for target in graph.edges[index]), default=Scope.APP)
+
+
+def violators(graph: Graph) -> set[int]:
+    """The cached nodes with a dependency bound to a shorter lifetime than their own."""
+    return {
+        index
+        for index, scope in enumerate(graph.scopes)
+        if scope is not Scope.TRANSIENT and any(bound_level(graph, t) > scope for t in graph.edges[index])
+    }
 
 
 def walk(instance: Node, classes: list[type[Node]], graph: Graph, seen: dict[int, Node], visits: list[Node]) -> None:
@@ -253,3 +294,60 @@ def test_helpers_build_what_they_describe() -> None:
     assert is_rotation((2, 3, 1, 2), [1, 2, 3])
     assert not is_rotation((2, 1, 3, 2), [1, 2, 3])
     assert not is_rotation((1, 2, 3), [1, 2, 3])
+
+
+@SETTINGS
+@given(scoped_dags())
+def test_lifetime_violations_are_exactly_the_longer_to_shorter_edges(graph: Graph) -> None:
+    """validate() reports a ScopeError for every cached node depending (directly or through TRANSIENTs)
+    on a shorter-lived one, and for no other; each names a real chain of the graph."""
+    classes = make_classes(graph)
+    container = register(graph, classes)
+    expected = violators(graph)
+    if not expected:
+        container.validate()
+        return
+    with pytest.raises(InvalidContainerError) as caught:
+        container.validate()
+    errors = caught.value.errors
+    assert all(type(error) is ScopeError for error in errors)
+    scope_errors = [error for error in errors if isinstance(error, ScopeError)]
+    assert {classes.index(error.dependent) for error in scope_errors} == expected
+    for error in scope_errors:
+        dependent = classes.index(error.dependent)
+        dependency = classes.index(error.dependency)
+        assert error.dependent_scope is graph.scopes[dependent]
+        assert error.dependency_scope is graph.scopes[dependency]
+        assert error.dependency_scope > error.dependent_scope
+        chain = [classes.index(key) for key in error.path]
+        assert all(b in graph.edges[a] for a, b in itertools.pairwise(chain))
+        assert chain[-1] == dependency
+        between = chain[chain.index(dependent) + 1 : -1]
+        assert all(graph.scopes[i] is Scope.TRANSIENT for i in between)
+
+
+@SETTINGS
+@given(valid_scoped_dags())
+def test_valid_scoped_graphs_resolve_in_nested_scopes(graph: Graph) -> None:
+    """A graph that respects the lifetime rule resolves in REQUEST scopes inside a SESSION scope:
+    APP and SESSION instances are shared across requests, REQUEST ones only within one."""
+    assert not violators(graph)
+    classes = make_classes(graph)
+    container = register(graph, classes)
+    container.validate()
+
+    async def resolve_in_two_requests() -> list[list[Node]]:
+        rounds: list[list[Node]] = []
+        async with container, container.scope(Scope.SESSION) as session:
+            for _ in range(2):
+                async with session.scope() as request:
+                    rounds.append([await request.resolve(cls) for cls in classes])
+                    again = [request.resolve_sync(cls) for cls in classes]
+                    for index, (first, second) in enumerate(zip(rounds[-1], again, strict=True)):
+                        assert (first is second) is (graph.scopes[index] is not Scope.TRANSIENT)
+        return rounds
+
+    first, second = anyio.run(resolve_in_two_requests)
+    for index, scope in enumerate(graph.scopes):
+        assert type(first[index]) is classes[index]
+        assert (first[index] is second[index]) is (scope in (Scope.APP, Scope.SESSION))

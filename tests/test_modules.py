@@ -210,6 +210,40 @@ def test_including_the_same_module_twice_is_a_no_op() -> None:
     assert [type(p) for p in container.resolve_sync(list[Plugin])] == [First]
 
 
+@pytest.mark.parametrize("parts_first", [False, True], ids=["composite-first", "part-first"])
+def test_module_included_directly_and_through_another_is_a_no_op(parts_first: bool) -> None:
+    """A module reached twice, once on its own and once inside a composite module, is included once.
+
+    The second time brings the very same registrations (same provider, same
+    source line): they cannot be duplicates of themselves.
+    """
+    clocks = Module(name="clocks")
+    clocks.register(Clock, scope=Scope.APP)
+    application = Module(clocks, name="application")
+    application.register(Database)
+    modules = (clocks, application) if parts_first else (application, clocks)
+    container = Container(*modules)
+    assert sorted(key.__name__ for key in _keys(container)) == ["Clock", "Database"]
+    container.include(clocks)
+    container.include(application)
+    assert len(_keys(container)) == 2
+
+
+def test_diamond_of_modules_is_included_once() -> None:
+    """Two modules that both include a shared module can be combined: the shared one counts once."""
+    shared = Module(name="shared")
+    shared.register(Clock)
+    left = Module(shared, name="left")
+    left.register(Database)
+    right = Module(shared, name="right")
+    right.register(Service)
+    combined = Module(left, right)
+    container = Container(combined)
+    assert sorted(key.__name__ for key in _keys(container)) == ["Clock", "Database", "Service"]
+    assert type(container.resolve_sync(Service).clock) is Clock
+    assert len(_keys(Container(left, right))) == 3
+
+
 def test_including_an_empty_module_adds_nothing() -> None:
     """An empty module is fine."""
     container = Container(Module())
@@ -364,6 +398,31 @@ def test_include_module_then_its_path_is_a_no_op(write_module: WriteModule) -> N
     container = Container(imported.storage)
     container.include(path)
     assert _keys(container) == [imported.Database, imported.Clock, imported.Service]
+
+
+def test_include_path_with_a_composite_module_and_its_part(write_module: WriteModule) -> None:
+    """A module path binding both a composite Module and one of its parts includes each registration once."""
+    path = write_module(
+        """
+        from injectq_like import Module
+
+        class Clock:
+            pass
+
+        class Database:
+            pass
+
+        clocks = Module()
+        clocks.register(Clock)
+        application = Module(clocks)
+        application.register(Database)
+        """
+    )
+    container = Container()
+    container.include(path)
+    imported = sys.modules[path]
+    assert sorted(key.__name__ for key in _keys(container)) == ["Clock", "Database"]
+    assert type(container.resolve_sync(imported.Clock)) is imported.Clock
 
 
 def test_include_path_sees_re_exported_modules(write_module: WriteModule) -> None:

@@ -5,6 +5,7 @@ that made the mistake, naming the type involved and saying how to fix it.
 """
 
 import abc
+import functools
 import sys
 import typing
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -600,6 +601,29 @@ def test_factory_with_key_and_return_annotation_is_the_key() -> None:
     assert first is not second  # TRANSIENT by default
 
 
+def clock_in(zone: str) -> Clock:
+    """A factory taking a value that a functools.partial binds."""
+    clock = Clock()
+    clock.__dict__["zone"] = zone
+    return clock
+
+
+def test_partial_and_callable_objects_are_factories() -> None:
+    """``functools.partial`` and objects with ``__call__`` are callables like functions: usable as factories."""
+
+    class MakeDatabase:
+        """A callable object."""
+
+        def __call__(self) -> Database:
+            return Database()
+
+    container = Container()
+    container.register(factory=MakeDatabase())
+    container.register(Clock, factory=functools.partial(clock_in, zone="UTC"))
+    assert type(container.resolve_sync(Database)) is Database
+    assert container.resolve_sync(Clock).__dict__["zone"] == "UTC"
+
+
 def test_factory_returning_a_subclass_provides_the_base() -> None:
     """A return annotation that is a subclass of the key is consistent with it."""
     container = Container()
@@ -906,12 +930,12 @@ def test_override_suggested_by_the_frozen_error_works() -> None:
     container = Container()
     container.register(Clock)
     container.resolve_sync(Clock)
-    override = getattr(container, "override", None)
-    assert override is not None, "Container has no override(): the hint points at a missing API"
     fake = Clock()
-    with override(Clock, instance=fake):
+    with container.override(Clock, instance=fake):
         assert container.resolve_sync(Clock) is fake
     assert container.resolve_sync(Clock) is not fake
+    with pytest.raises(RegistrationError, match="the container is frozen"):
+        container.register(Clock, instance=fake, override=True)
 
 
 # -- names -----------------------------------------------------------------------------------
