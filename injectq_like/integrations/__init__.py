@@ -1,0 +1,1 @@
+"""Integrations with frameworks. Each is a leaf: the core never imports them."""
