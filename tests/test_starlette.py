@@ -198,7 +198,7 @@ async def test_starlette_http_endpoint() -> None:
 async def test_websocket_connection_has_a_session_scope() -> None:
     """A WebSocket connection is one SESSION scope: its instances last for every message."""
     app, _ = make_starlette(Tracker())
-    incoming = [
+    incoming: list[dict[str, Any]] = [
         {"type": "websocket.connect"},
         {"type": "websocket.receive", "text": "a"},
         {"type": "websocket.receive", "text": "b"},
@@ -250,7 +250,7 @@ async def test_under_uvicorn_with_200_concurrent_requests() -> None:
     async with anyio.create_task_group() as group:
         group.start_soon(server.serve, [sock])
         with anyio.fail_after(10):
-            while not server.started:
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
                 await anyio.sleep(0.01)
         results: list[dict[str, Any]] = []
         limits = httpx.Limits(max_connections=200)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final
 
-from .._container import Container
-from .._providers import Scope
+from injectq_like._container import Container
+from injectq_like._providers import Scope
 
 __all__ = ["ASGIApp", "ContextFactory", "ScopePerConnection"]
 

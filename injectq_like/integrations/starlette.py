@@ -20,8 +20,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from .._container import Container
-from .._providers import Scope
+from injectq_like._container import Container
+from injectq_like._providers import Scope
 from ._base import Receive, ScopePerConnection, Send
 
 __all__ = ["setup"]
