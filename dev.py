@@ -80,7 +80,7 @@ def other_pythons() -> list[tuple[str, str]]:
 def command_run(_: argparse.Namespace) -> None:
     python = ensure_venv(sys.executable, ROOT / ".venv", "example")
     log("the example application")
-    run(python, "-m", "examples.quickstart")
+    run(python, "-m", "examples.notes")
 
 
 def command_test(arguments: argparse.Namespace) -> None:
