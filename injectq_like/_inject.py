@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, Protocol, TypeVar, final, overload
 
 from ._keys import describe
+from ._plan import Requests
 from ._providers import MISSING, Scope
 from ._scope import CURRENT
 from ._signature import Dependency, DepKind, Marker, callable_name, read_dependencies
@@ -172,23 +173,34 @@ def _is_injected(annotation: Any) -> bool:
 
 
 class _Plans:
-    """The injection plan of one handler, made at its first call (thread-safe)."""
+    """The injection plan of one handler, made at its first call (thread-safe).
 
-    __slots__ = ("_function", "_lock", "params", "uses")
+    ``requests`` is the key of the compiled plan resolving every injected
+    parameter at once, used when the caller passed none of them (the usual case).
+    """
+
+    __slots__ = ("_function", "_lock", "first_position", "names", "params", "requests")
 
     def __init__(self, function: Callable[..., Any]) -> None:
         self._function: Callable[..., Any] | None = function
         self._lock = threading.Lock()
         self.params: tuple[_Param, ...] | None = None
-        self.uses: tuple[Any, ...] = ()
+        self.requests: Requests | None = None
+        self.first_position = 0
+        self.names: frozenset[str] = frozenset()
 
     def get(self) -> tuple[_Param, ...]:
         params = self.params
         if params is None:
             with self._lock:
                 if self.params is None:
-                    assert self._function is not None
-                    self.params = injection_plan(self._function)
+                    function = self._function
+                    assert function is not None
+                    found = injection_plan(function)
+                    self.requests = Requests(function, [p.dependency for p in found])
+                    self.first_position = min((p.position for p in found), default=0)
+                    self.names = frozenset(p.name for p in found)
+                    self.params = found
                     self._function = None  # no longer needed: do not keep it alive
                 params = self.params
         return params
@@ -284,7 +296,22 @@ def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             params = plans.params or plans.get()
-            needed = _missing(params, args, kwargs) if params else ()
+            if not params and not uses:
+                return await function(*args, **kwargs)
+            if len(args) <= plans.first_position and plans.names.isdisjoint(kwargs) and not uses:  # all ours
+                scope = _scope_for(container, function)
+                owner = scope._container
+                try:
+                    resolve, is_async = owner._async_plans[plans.requests]
+                except KeyError:
+                    resolve, is_async = await owner._async_plan(plans.requests)
+                if scope._state != 1:
+                    raise scope._not_open()
+                values = await resolve(scope) if is_async else resolve(scope)
+                if kwargs:
+                    values.update(kwargs)
+                return await function(*args, **values)
+            needed = _missing(params, args, kwargs)
             if needed or uses:
                 scope = _scope_for(container, function)
                 for param in needed:
@@ -301,7 +328,22 @@ def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple
         @functools.wraps(function)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
             params = plans.params or plans.get()
-            needed = _missing(params, args, kwargs) if params else ()
+            if not params and not uses:
+                return function(*args, **kwargs)
+            if len(args) <= plans.first_position and plans.names.isdisjoint(kwargs) and not uses:  # all ours
+                scope = _scope_for(container, function)
+                owner = scope._container
+                try:
+                    resolve = owner._sync_plans[plans.requests]
+                except KeyError:
+                    resolve = owner._sync_plan(plans.requests)
+                if scope._state != 1:
+                    raise scope._not_open()
+                values = resolve(scope)
+                if kwargs:
+                    values.update(kwargs)
+                return function(*args, **values)
+            needed = _missing(params, args, kwargs)
             if needed or uses:
                 scope = _scope_for(container, function)
                 for param in needed:

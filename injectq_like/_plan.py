@@ -31,7 +31,8 @@ import anyio
 from ._keys import describe, describe_path
 from ._providers import MISSING, Kind, Provider, Scope, Shape
 from ._scope import ASYNC_CONTEXT_MANAGER, ASYNC_GENERATOR, CONTEXT_MANAGER, GENERATOR
-from ._signature import DepKind, analyse
+from ._graph import Edge
+from ._signature import DepKind, Dependency, analyse
 from .exceptions import AsyncProviderError, DIError, MissingProviderError, NoActiveScopeError
 
 if TYPE_CHECKING:
@@ -62,6 +63,22 @@ class _Refs:
         return name
 
 
+class Requests:
+    """The injected parameters of one handler, compiled like a key into a single plan.
+
+    Hashed by identity: each handler has one, used as its key in the plan tables.
+    """
+
+    __slots__ = ("__weakref__", "dependencies", "owner")
+
+    def __init__(self, owner: Any, dependencies: Sequence[Dependency]) -> None:
+        self.owner = owner  # the handler, named in resolution paths
+        self.dependencies = tuple(dependencies)
+
+    def __repr__(self) -> str:
+        return f"<injected parameters of {describe(self.owner)}>"
+
+
 class Compiler:
     """Compiles plans for one frozen graph. Thread-safe; every method is off the hot path."""
 
@@ -85,6 +102,8 @@ class Compiler:
 
     def plan(self, annotation: Any, mode: bool) -> Plan:
         """The root function resolving ``annotation`` in a scope, and whether it is a coroutine function."""
+        if isinstance(annotation, Requests):
+            return self._handler_plan(annotation, mode)
         with self._lock:
             key, kind, _ = analyse(annotation, owner="resolve()", parameter="key")
             refs = _Refs()
@@ -111,6 +130,37 @@ class Compiler:
                 f"{'async def' if asynchronous else 'def'} {name}(scope):\n"
                 "    try:\n"
                 f"        return {expression}\n"
+                "    except BaseException as error:\n"
+                "        _failed(error)\n"
+                "        raise\n"
+            )
+            return self._define(name, source, refs), asynchronous
+
+    def _handler_plan(self, requests: Requests, mode: bool) -> Plan:
+        """One function resolving all the injected parameters of a handler, as a dict of keyword arguments."""
+        with self._lock:
+            edges = [self.graph.edge(dependency) for dependency in requests.dependencies]
+            for edge in edges:
+                if edge.missing:
+                    key = edge.dependency.key
+                    raise MissingProviderError(
+                        key,
+                        path=(requests.owner, key),
+                        hint=self.graph.hint_for_missing(key),
+                        message=f"no provider for {describe(key)}, which {requests.owner} needs",
+                    )
+            self._check([target for edge in edges if not edge.lazy for target in edge.targets])
+            refs = _Refs()
+            statements, arguments, awaits = self._arguments_for(edges, mode, refs, keywords=True)
+            refs.add("_failed", functools.partial(self._failed, None, requests.owner))
+            name = f"inject_{_identifier(describe(requests.owner))}"
+            asynchronous = mode is ASYNC and awaits
+            body = "".join(f"        {line}\n" for line in statements)
+            source = (
+                f"{'async def' if asynchronous else 'def'} {name}(scope):\n"
+                "    try:\n"
+                f"{body}"
+                f"        return dict({arguments})\n"
                 "    except BaseException as error:\n"
                 "        _failed(error)\n"
                 "        raise\n"
@@ -219,7 +269,11 @@ class Compiler:
 
     def _arguments(self, provider: Provider, mode: bool, refs: _Refs) -> tuple[list[str], str, bool]:
         """(statements to run first, the argument list, whether it awaits) for calling the target."""
-        edges = self.graph.edges(provider)
+        return self._arguments_for(self.graph.edges(provider), mode, refs)
+
+    def _arguments_for(
+        self, edges: Sequence[Edge], mode: bool, refs: _Refs, *, keywords: bool = False
+    ) -> tuple[list[str], str, bool]:
         gathered: list[Provider] = []
         if mode is ASYNC:
             gathered = [
@@ -247,7 +301,7 @@ class Compiler:
             )
             refs.add("_gather", gather)
             statements.append(f"_v = await _gather(scope, ({getters},), ({probes},))")
-        positional = True
+        positional = not keywords
         arguments: list[str] = []
         awaits = bool(gathered)
         for edge in edges:

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 
 from injectq_like._container import Container
 from injectq_like._providers import Scope
+
 from ._base import Receive, ScopePerConnection, Send
 
 __all__ = ["setup"]
