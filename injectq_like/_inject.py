@@ -179,7 +179,7 @@ class _Plans:
     parameter at once, used when the caller passed none of them (the usual case).
     """
 
-    __slots__ = ("_function", "_lock", "first_position", "names", "params", "requests")
+    __slots__ = ("_function", "_lock", "first_position", "names", "params", "requests", "visible")
 
     def __init__(self, function: Callable[..., Any]) -> None:
         self._function: Callable[..., Any] | None = function
@@ -188,6 +188,19 @@ class _Plans:
         self.requests: Requests | None = None
         self.first_position = 0
         self.names: frozenset[str] = frozenset()
+        #: The caller's positional parameters, when an injected one comes before one of them
+        #: (``handler(repo: Inject[Repo], user_id: int)``); empty otherwise.
+        self.visible: tuple[str, ...] = ()
+
+    def rebind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Give positional arguments to the caller's parameters, as the visible signature says.
+
+        With more positional arguments than the caller has parameters, the
+        call names injected ones explicitly: the positions are the function's own.
+        """
+        if len(args) > len(self.visible):
+            return args, kwargs
+        return (), {**dict(zip(self.visible, args, strict=False)), **kwargs}
 
     def get(self) -> tuple[_Param, ...]:
         params = self.params
@@ -200,6 +213,14 @@ class _Plans:
                     self.requests = Requests(function, [p.dependency for p in found])
                     self.first_position = min((p.position for p in found), default=0)
                     self.names = frozenset(p.name for p in found)
+                    positional = [
+                        parameter.name
+                        for parameter in inspect.signature(function).parameters.values()
+                        if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+                    ]
+                    visible = tuple(name for name in positional if name not in self.names)
+                    if visible and positional.index(visible[-1]) > self.first_position:
+                        self.visible = visible
                     self.params = found
                     self._function = None  # no longer needed: do not keep it alive
                 params = self.params
@@ -296,6 +317,8 @@ def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple
         @functools.wraps(function)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             params = plans.params or plans.get()
+            if plans.visible and args:
+                args, kwargs = plans.rebind(args, kwargs)
             if not params and not uses:
                 return await function(*args, **kwargs)
             if len(args) <= plans.first_position and plans.names.isdisjoint(kwargs) and not uses:  # all ours
@@ -328,6 +351,8 @@ def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple
         @functools.wraps(function)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
             params = plans.params or plans.get()
+            if plans.visible and args:
+                args, kwargs = plans.rebind(args, kwargs)
             if not params and not uses:
                 return function(*args, **kwargs)
             if len(args) <= plans.first_position and plans.names.isdisjoint(kwargs) and not uses:  # all ours

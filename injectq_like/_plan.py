@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
+from ._graph import Edge
 from ._keys import describe, describe_path
 from ._providers import MISSING, Kind, Provider, Scope, Shape
 from ._scope import ASYNC_CONTEXT_MANAGER, ASYNC_GENERATOR, CONTEXT_MANAGER, GENERATOR
-from ._graph import Edge
-from ._signature import DepKind, Dependency, analyse
+from ._signature import Dependency, DepKind, analyse
 from .exceptions import AsyncProviderError, DIError, MissingProviderError, NoActiveScopeError
 
 if TYPE_CHECKING:
