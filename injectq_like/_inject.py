@@ -233,8 +233,9 @@ def _scope_for(container: Container | None, function: Callable[..., Any]) -> Asy
     scope = CURRENT.get()
     if scope is None:
         raise NoActiveScopeError(
-            callable_name(function),
+            function,
             Scope.REQUEST,
+            message=f"@inject handler {callable_name(function)}() was called with no scope open to resolve from",
             hint=(
                 "open a scope around the call (`async with container.scope():`), or decorate with "
                 "@inject(container=container) to resolve from that container's APP scope"

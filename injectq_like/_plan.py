@@ -147,7 +147,7 @@ class Compiler:
                         key,
                         path=(requests.owner, key),
                         hint=self.graph.hint_for_missing(key),
-                        message=f"no provider for {describe(key)}, which {requests.owner} needs",
+                        message=f"no provider for {describe(key)}, which {describe(requests.owner)} needs",
                     )
             self._check([target for edge in edges if not edge.lazy for target in edge.targets])
             refs = _Refs()

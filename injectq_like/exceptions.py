@@ -188,10 +188,10 @@ class ScopeError(DIError, RuntimeError):
 class NoActiveScopeError(ScopeError):
     """A provider of ``scope`` level was needed with no scope of that level open."""
 
-    def __init__(self, key: Any, scope: Any, *, path: Sequence[Any] = (), hint: str = "") -> None:
+    def __init__(self, key: Any, scope: Any, *, path: Sequence[Any] = (), hint: str = "", message: str = "") -> None:
         level = scope.name
         super().__init__(
-            f"{describe(key)} has {level} lifetime, but no {level} scope is open",
+            message or f"{describe(key)} has {level} lifetime, but no {level} scope is open",
             key=key,
             path=path,
             hint=hint
