@@ -54,6 +54,7 @@ class Container(Registrations):
         "_lock",
         "_next_index",
         "_owners",
+        "_quiet_cleanups",
         "_registry",
         "_root",
         "_started",
@@ -68,6 +69,8 @@ class Container(Registrations):
         self._owners: dict[int, Compiler] = {}  # cache slot -> the compiler that gave it out
         self._next_index = 0
         self._local_overrides = 0
+        # Providers whose async cleanups have finished without waiting (see AsyncRequestScope._needs_shield).
+        self._quiet_cleanups: set[int] = set()
         # The fast path's plan tables: the active layer's, once the container started and
         # while no local override exists; else NO_PLANS, so that every resolve takes the slow path.
         self._async_plans: dict[Any, Plan] = NO_PLANS

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, final, overload
@@ -240,11 +240,11 @@ class AsyncRequestScope:
         if exits:
             traceback = exc.__traceback__ if exc is not None else None
             waves = self._waves(exits) if len(exits) > 1 else (exits,)
-            if any(entry[1] in _MAY_AWAIT for entry in exits):
+            if self._needs_shield(waves, exc):
                 with anyio.CancelScope(shield=True):  # a cancellation must not cut cleanups short
                     for wave in waves:
                         await self._run_wave(wave, exc, failures)
-            else:  # only sync cleanups: nothing awaits, so nothing can be cancelled
+            else:  # nothing here waits (so far): a shield would only cost time
                 for wave in waves:
                     await self._run_wave(wave, exc, failures)
             if exc is not None:
@@ -292,6 +292,29 @@ class AsyncRequestScope:
             waves[wave_of[k]].extend(reversed(groups[k][1]))
         return waves
 
+    def _needs_shield(self, waves: Sequence[list[Exit]], exc: BaseException | None) -> bool:
+        """Whether closing may wait, so that a cancellation could cut a cleanup short.
+
+        Sync cleanups never wait. An async cleanup of a provider whose cleanups
+        have always finished without waiting (learned, under a shield, the
+        first time) is run without one; if it ever waits, it finishes that
+        once unshielded and is shielded from then on. A scope whose body was
+        cancelled is always closed under a shield.
+        """
+        if exc is not None and not isinstance(exc, Exception):
+            return True
+        quiet = self._container._quiet_cleanups
+        for wave in waves:
+            waiting = 0
+            for index, how, _ in wave:
+                if how in _MAY_AWAIT:
+                    if how == CALLBACK or index not in quiet:
+                        return True
+                    waiting += 1
+            if waiting > 1:
+                return True
+        return False
+
     async def _run_wave(self, wave: list[Exit], exc: BaseException | None, failures: list[BaseException]) -> None:
         """Run independent cleanups: the sync ones in place, the async ones concurrently."""
         waiting: list[tuple[Exit, Any]] = []
@@ -311,7 +334,7 @@ class AsyncRequestScope:
             except BaseException as failure:  # noqa: BLE001 - every cleanup must run
                 failures.append(await self._failed(failure, entry))
         if len(waiting) == 1:
-            await self._run_async_exit(*waiting[0], exc, failures)
+            await self._run_stepped(*waiting[0], exc, failures)
         elif waiting:
             async with anyio.create_task_group() as group:
                 for entry, awaitable in waiting:
@@ -332,6 +355,44 @@ class AsyncRequestScope:
                 await target.__aexit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
             else:  # what an async on_close callback returned
                 await awaitable
+        except BaseException as failure:  # noqa: BLE001 - every cleanup must run
+            failures.append(await self._failed(failure, entry))
+
+    async def _run_stepped(
+        self,
+        entry: Exit,
+        awaitable: Any,
+        exc: BaseException | None,
+        failures: list[BaseException],
+    ) -> None:
+        """Run one async cleanup, learning whether it finishes without waiting."""
+        index, how, target = entry
+        try:
+            if awaitable is None:
+                if how == ASYNC_GENERATOR:
+                    awaitable = target.__anext__() if exc is None else target.athrow(exc)
+                else:
+                    awaitable = target.__aexit__(
+                        type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None
+                    )
+            steps = awaitable.__await__()
+            error: BaseException | None = None
+            try:
+                first = steps.send(None)
+            except StopIteration:
+                if index >= 0:
+                    self._container._quiet_cleanups.add(index)
+            except BaseException as raised:  # noqa: BLE001 - judged by _settle
+                error = raised
+                if index >= 0:
+                    self._container._quiet_cleanups.add(index)
+            else:
+                self._container._quiet_cleanups.discard(index)
+                try:
+                    await _Resumed(steps, first)
+                except BaseException as raised:  # noqa: BLE001 - judged by _settle
+                    error = raised
+            _settle(how, exc, error)
         except BaseException as failure:  # noqa: BLE001 - every cleanup must run
             failures.append(await self._failed(failure, entry))
 
@@ -371,6 +432,47 @@ class AsyncRequestScope:
 
 class _YieldedAgainError(RuntimeError):
     """A generator factory yielded a second value instead of finishing."""
+
+
+@final
+class _Resumed:
+    """The rest of a cleanup whose first step waited, run in the task that started it."""
+
+    __slots__ = ("first", "steps")
+
+    def __init__(self, steps: Any, first: Any) -> None:
+        self.steps = steps
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        # Hand what the cleanup waits on to the event loop, and the loop's answers back.
+        steps, value = self.steps, self.first
+        while True:
+            try:
+                answer = yield value
+            except BaseException as error:  # noqa: BLE001 - passed on to the cleanup
+                try:
+                    value = steps.throw(error)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = steps.send(answer)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def _settle(how: int, exc: BaseException | None, error: BaseException | None) -> None:
+    """Judge how an async cleanup ended (``error``: what it raised, ``None`` if it returned)."""
+    if how == ASYNC_GENERATOR:
+        if error is None:  # the generator yielded a value instead of finishing
+            if exc is None:
+                raise _YieldedAgainError("the generator yielded more than once; it must yield exactly one value")
+            raise _YieldedAgainError("the generator yielded again after the scope's exception was thrown into it")
+        if isinstance(error, StopAsyncIteration) or error is exc:
+            return  # finished, re-raised the body's exception, or swallowed it: all fine
+    if error is not None:
+        raise error
 
 
 def _finish_generator(generator: Any, exc: BaseException | None) -> None:

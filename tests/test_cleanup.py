@@ -529,3 +529,56 @@ async def test_task_group_only_for_two_or_more_async_cleanups(monkeypatch: pytes
         await scope.resolve(A)
         await scope.resolve(B)
     assert groups.count == 1
+
+
+@pytest.mark.anyio
+async def test_cleanup_that_starts_waiting_later_still_completes() -> None:
+    """A cleanup that finished without waiting before may wait later, even inside its own cancel scope."""
+    rounds: list[str] = []
+    wait = False
+
+    async def resource() -> AsyncIterator[A]:
+        yield A()
+        if wait:
+            with anyio.move_on_after(5):  # a cancel scope entered before the first suspension
+                await anyio.sleep(0.01)
+            rounds.append("waited")
+        else:
+            rounds.append("quick")
+
+    container = Container()
+    container.register(factory=resource, scope=Scope.REQUEST)
+    for _ in range(2):
+        async with container.scope() as scope:
+            await scope.resolve(A)
+    wait = True
+    for _ in range(2):
+        async with container.scope() as scope:
+            await scope.resolve(A)
+    assert rounds == ["quick", "quick", "waited", "waited"]
+
+
+@pytest.mark.anyio
+async def test_quick_cleanup_is_shielded_when_the_body_was_cancelled() -> None:
+    """After a cancelled body, cleanups are shielded, even those that never waited before."""
+    events: list[str] = []
+    wait = False
+
+    async def resource() -> AsyncIterator[A]:
+        try:
+            yield A()
+        finally:
+            if wait:
+                await anyio.sleep(0.01)  # would raise at once if the cancellation reached it
+            events.append("closed")
+
+    container = Container()
+    container.register(factory=resource, scope=Scope.REQUEST)
+    async with container.scope() as scope:
+        await scope.resolve(A)
+    wait = True
+    with anyio.move_on_after(0.01):
+        async with container.scope() as scope:
+            await scope.resolve(A)
+            await anyio.sleep(5)
+    assert events == ["closed", "closed"]
