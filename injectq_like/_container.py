@@ -55,6 +55,8 @@ class Container(Registrations):
         "_next_index",
         "_owners",
         "_quiet_cleanups",
+        "_values",
+        "_values_view",
         "_registry",
         "_root",
         "_started",
@@ -71,6 +73,11 @@ class Container(Registrations):
         self._local_overrides = 0
         # Providers whose async cleanups have finished without waiting (see AsyncRequestScope._needs_shield).
         self._quiet_cleanups: set[int] = set()
+        # APP instances by key, filled as the base layer creates them: ``resolve`` returns one of
+        # these without looking up the current scope (an APP instance is the same in all of them).
+        # ``_values_view`` is this dict while the fast path is on, else NO_PLANS.
+        self._values: dict[Any, Any] = {}
+        self._values_view: dict[Any, Any] = NO_PLANS
         # The fast path's plan tables: the active layer's, once the container started and
         # while no local override exists; else NO_PLANS, so that every resolve takes the slow path.
         self._async_plans: dict[Any, Plan] = NO_PLANS
@@ -121,7 +128,10 @@ class Container(Registrations):
             if self._base is None:
                 self._registry.freeze(reason)
                 graph = Graph(self._registry)
-                compiler = self._adopt(Compiler(graph))
+                compiler = self._adopt(Compiler(graph, values=self._values))
+                for provider in graph.registry.single.values():
+                    if provider.kind is Kind.INSTANCE:
+                        self._values[provider.key] = provider.instance
                 self._next_index = len(graph.providers)
                 for level in (Scope.APP, Scope.SESSION, Scope.REQUEST):
                     self._autouse[level] = tuple(p for p in graph.providers if p.autouse and p.scope is level)
@@ -158,8 +168,10 @@ class Container(Registrations):
         layer = self._layer
         if layer is not None and self._started and not self._local_overrides:
             self._async_plans, self._sync_plans = layer.async_plans, layer.sync_plans
+            self._values_view = self._values if layer is self._base else NO_PLANS
         else:
             self._async_plans, self._sync_plans = NO_PLANS, NO_PLANS
+            self._values_view = NO_PLANS
 
     def _plan_in(self, layer: Layer, key: Any, mode: bool) -> Plan:
         plans: dict[Any, Any] = layer.async_plans if mode is ASYNC else layer.sync_plans
@@ -269,6 +281,12 @@ class Container(Registrations):
     def _reopen(self) -> None:
         self._root = self._new_root()
         self._started = False
+        base = self._base
+        self._values.clear()
+        if base is not None:
+            for provider in base.graph.registry.single.values():
+                if provider.kind is Kind.INSTANCE:
+                    self._values[provider.key] = provider.instance
         self._refresh_fast_path()
 
     def on_close(self, callback: Callable[[], Any]) -> None:
@@ -372,6 +390,12 @@ class Container(Registrations):
     async def resolve(self, key: Any, /) -> Any:
         """An instance of ``key``, resolved in this container's current scope (else its APP scope)."""
         try:
+            value = self._values_view.get(key, MISSING)
+        except TypeError:  # an unhashable key: the slow path explains
+            value = MISSING
+        if value is not MISSING:
+            return value
+        try:
             function, is_async = self._async_plans[key]
         except (KeyError, TypeError):
             function, is_async = await self._async_plan(key)
@@ -394,6 +418,12 @@ class Container(Registrations):
     def resolve_sync(self, key: Any, /) -> Any: ...
     def resolve_sync(self, key: Any, /) -> Any:
         """Like ``resolve``, without an event loop: ``AsyncProviderError`` if the graph needs one."""
+        try:
+            value = self._values_view.get(key, MISSING)
+        except TypeError:  # an unhashable key: the slow path explains
+            value = MISSING
+        if value is not MISSING:
+            return value
         try:
             function = self._sync_plans[key]
         except (KeyError, TypeError):

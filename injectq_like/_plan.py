@@ -82,8 +82,15 @@ class Requests:
 class Compiler:
     """Compiles plans for one frozen graph. Thread-safe; every method is off the hot path."""
 
-    def __init__(self, graph: Graph, index: dict[Provider, int] | None = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        index: dict[Provider, int] | None = None,
+        values: dict[Any, Any] | None = None,
+    ) -> None:
         self.graph = graph
+        #: Where getters publish the APP instances they create, by key (the base layer only).
+        self.values = values
         self.providers: list[Provider] = list(graph.providers)
         #: Each provider's slot in the scope caches. An override layer keeps the slots of the
         #: providers it leaves alone and gives new ones to those it replaces.
@@ -369,6 +376,10 @@ class Compiler:
                 "        pass",
             ]
             build = ["        " + line for line in self._construct(provider, mode, refs)]
+            publish = []
+            if self.values is not None and level == Scope.APP and self.graph.provider(provider.key) is provider:
+                refs.add("_values", self.values)
+                publish = [f"        _values[{refs.add(f'k{i}', provider.key)}] = value  # APP: served directly"]
             if mode is SYNC and provider.is_async:
                 lines += ["    " + line.strip() for line in build]  # raise _async_error()
             elif mode is ASYNC:
@@ -382,6 +393,7 @@ class Compiler:
                     "        scope = owner",
                     *build,
                     f"        cache[{i}] = value",
+                    *publish,
                     "    finally:",
                     f"        event = pending.pop({i})",
                     "        if event is not None:",
@@ -399,6 +411,7 @@ class Compiler:
                     "        scope = owner",
                     *build,
                     f"        cache[{i}] = value",
+                    *publish,
                     "    return value",
                 ]
         function: Getter = self._define(name, "\n".join(lines) + "\n", refs)
