@@ -55,12 +55,12 @@ class Container(Registrations):
         "_next_index",
         "_owners",
         "_quiet_cleanups",
-        "_values",
-        "_values_view",
         "_registry",
         "_root",
         "_started",
         "_sync_plans",
+        "_values",
+        "_values_view",
     )
 
     def __init__(self, *modules: Module) -> None:
