@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -272,3 +272,75 @@ async def test_under_uvicorn_with_200_concurrent_requests() -> None:
     assert sorted(tracker.closed) == list(range(200))
     assert tracker.events[0] == "app start"
     assert tracker.events[-1] == "app stop"
+
+
+@pytest.mark.anyio
+async def test_cleanup_runs_when_the_client_disconnects_mid_request() -> None:
+    """A request cancelled mid-way (the server's reaction to a disconnect) still cleans up, once."""
+    tracker = Tracker()
+    container = make_container(tracker)
+    started = anyio.Event()
+
+    @inject
+    async def slow(request: Request, session: Inject[Session]) -> PlainTextResponse:
+        started.set()
+        await anyio.sleep(30)
+        return PlainTextResponse("never")  # pragma: no cover - cancelled first
+
+    app = Starlette(routes=[Route("/slow", slow)])
+    setup(app, container)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        raise AssertionError("nothing is sent")  # pragma: no cover
+
+    scope = {"type": "http", "method": "GET", "path": "/slow", "headers": [], "query_string": b""}
+    async with app.router.lifespan_context(app):
+        async with anyio.create_task_group() as group:
+            group.start_soon(app, scope, receive, send)
+            await started.wait()
+            group.cancel_scope.cancel()
+        assert tracker.opened == [0]
+        assert tracker.closed == [0]
+
+
+@pytest.mark.anyio
+async def test_streaming_response_cleans_up_after_the_client_left() -> None:
+    """A streaming response stopped by a disconnect: the request's scope closes after it, once."""
+    tracker = Tracker()
+    container = make_container(tracker)
+
+    @inject
+    async def stream(request: Request, session: Inject[Session]) -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                yield f"{session.number}\n".encode()
+                await anyio.sleep(0.01)
+
+        return StreamingResponse(chunks())
+
+    app = Starlette(routes=[Route("/stream", stream)])
+    setup(app, container)
+    messages: list[dict[str, Any]] = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[str] = []
+    gone = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+        if sent.count("http.response.body") == 3:
+            gone.set()
+
+    scope = {"type": "http", "method": "GET", "path": "/stream", "headers": [], "query_string": b""}
+    async with app.router.lifespan_context(app):
+        with anyio.fail_after(5):
+            await app(scope, receive, send)
+        assert sent[0] == "http.response.start"
+        assert tracker.closed == [0]
