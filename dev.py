@@ -93,7 +93,17 @@ def command_test(arguments: argparse.Namespace) -> None:
     log("mypy --strict (package, tests, typing tests, examples, benchmarks)")
     run(python, "-m", "mypy")
     log("documentation (mkdocs build --strict)")
-    run(python, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(ROOT / "site"), env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    run(
+        python,
+        "-m",
+        "mkdocs",
+        "build",
+        "--strict",
+        "--quiet",
+        "--site-dir",
+        str(ROOT / "site"),
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     mine = f"{sys.version_info.major}.{sys.version_info.minor}"
     log(f"tests on CPython {mine}, with branch coverage")
     run(python, "-m", "coverage", "run", "-m", "pytest", *pytest_args)
