@@ -55,6 +55,7 @@ class Container(Registrations):
         "_next_index",
         "_owners",
         "_quiet_cleanups",
+        "_quiet_creations",
         "_registry",
         "_root",
         "_started",
@@ -73,6 +74,8 @@ class Container(Registrations):
         self._local_overrides = 0
         # Providers whose async cleanups have finished without waiting (see AsyncRequestScope._needs_shield).
         self._quiet_cleanups: set[int] = set()
+        # Providers whose async creation has finished without waiting (see _plan.gather).
+        self._quiet_creations: set[int] = set()
         # APP instances by key, filled as the base layer creates them: ``resolve`` returns one of
         # these without looking up the current scope (an APP instance is the same in all of them).
         # ``_values_view`` is this dict while the fast path is on, else NO_PLANS.

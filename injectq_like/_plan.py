@@ -31,7 +31,7 @@ import anyio
 from ._graph import Edge
 from ._keys import describe, describe_path
 from ._providers import MISSING, Kind, Provider, Scope, Shape
-from ._scope import ASYNC_CONTEXT_MANAGER, ASYNC_GENERATOR, CONTEXT_MANAGER, GENERATOR
+from ._scope import ASYNC_CONTEXT_MANAGER, ASYNC_GENERATOR, CONTEXT_MANAGER, GENERATOR, Resumed
 from ._signature import Dependency, DepKind, analyse
 from .exceptions import AsyncProviderError, DIError, MissingProviderError, NoActiveScopeError
 
@@ -303,7 +303,7 @@ class Compiler:
         if gathered:
             getters = ", ".join(refs.add(f"a{self.index[p]}", self.getter(p, ASYNC)) for p in gathered)
             probes = ", ".join(
-                f"({int(p.scope)}, {self.index[p]})" if p.cached and p.kind is not Kind.CONTEXT else "None"
+                f"({int(p.scope) if p.cached and p.kind is not Kind.CONTEXT else -1}, {self.index[p]})"
                 for p in gathered
             )
             refs.add("_gather", gather)
@@ -562,42 +562,69 @@ async def _enter_async_context(scope: AsyncRequestScope, manager: Any, index: in
 async def gather(
     scope: AsyncRequestScope,
     getters: tuple[Getter, ...],
-    probes: tuple[tuple[int, int] | None, ...],
+    probes: tuple[tuple[int, int], ...],
 ) -> list[Any]:
     """Values of several async dependencies, creating the ones not cached yet concurrently.
 
-    No task group is started unless two or more need creating. If one
-    fails, the others are cancelled and its own exception is raised.
+    ``probes`` holds (the lifetime level it is cached at, or -1, its provider
+    index) for each. Nothing is started when at most one needs creating, nor
+    when every one to create has always been created without waiting (there
+    is nothing to overlap): those are created in turn, and one that waits
+    after all is finished alone and created concurrently from then on. Else
+    each is created in a task of one task group; if one fails, the others are
+    cancelled and its own exception is raised.
     """
     values: list[Any] = [MISSING] * len(getters)
     missing: list[int] = []
-    for n, probe in enumerate(probes):
-        if probe is not None:
-            owner = scope._levels[probe[0]]
+    for n, (level, index) in enumerate(probes):
+        if level >= 0:
+            owner = scope._levels[level]
             if owner is not None:
-                found = owner._cache.get(probe[1], MISSING)
+                found = owner._cache.get(index, MISSING)
                 if found is not MISSING:
                     values[n] = found
                     continue
         missing.append(n)
     if len(missing) == 1:
         values[missing[0]] = await getters[missing[0]](scope)
-    elif missing:
-        failures: list[BaseException] = []
-        async with anyio.create_task_group() as group:
+        return values
+    if not missing:
+        return values
+    quiet = scope._container._quiet_creations
+    if all(probes[n][1] in quiet for n in missing):
+        for n in missing:
+            steps = getters[n](scope)
+            try:
+                first = steps.send(None)
+            except StopIteration as stop:
+                values[n] = stop.value
+                continue
+            quiet.discard(probes[n][1])
+            values[n] = await Resumed(steps, first)
+        return values
+    failures: list[BaseException] = []
+    async with anyio.create_task_group() as group:
 
-            async def create(n: int) -> None:
+        async def create(n: int) -> None:
+            try:
+                steps = getters[n](scope)
                 try:
-                    values[n] = await getters[n](scope)
-                except Exception as error:  # noqa: BLE001 - re-raised below, unchanged
-                    failures.append(error)
-                    group.cancel_scope.cancel()
+                    first = steps.send(None)
+                except StopIteration as stop:
+                    quiet.add(probes[n][1])
+                    values[n] = stop.value
+                    return
+                quiet.discard(probes[n][1])
+                values[n] = await Resumed(steps, first)
+            except Exception as error:  # noqa: BLE001 - re-raised below, unchanged
+                failures.append(error)
+                group.cancel_scope.cancel()
 
-            for n in missing:
-                group.start_soon(create, n)
-        if failures:
-            first = failures[0]
-            for other in failures[1:]:
-                first.add_note(f"{_NOTE}a sibling dependency also failed: {other!r}")
-            raise first
+        for n in missing:
+            group.start_soon(create, n)
+    if failures:
+        first_failure = failures[0]
+        for other in failures[1:]:
+            first_failure.add_note(f"{_NOTE}a sibling dependency also failed: {other!r}")
+        raise first_failure
     return values

@@ -34,7 +34,7 @@ from .exceptions import DIError, RegistrationError, ScopeError
 if TYPE_CHECKING:
     from ._container import Container
 
-__all__ = ["CURRENT", "AsyncRequestScope"]
+__all__ = ["CURRENT", "AsyncRequestScope", "Resumed"]
 
 T = TypeVar("T")
 
@@ -218,6 +218,11 @@ class AsyncRequestScope:
     ) -> None:
         if self._state >= _CLOSING:
             return
+        if not self._exits:  # nothing to clean up: no coroutine, no cancel scope
+            self._state = _CLOSED
+            self._cache.clear()
+            self._unbind()
+            return
         try:
             await self._close(exc)
         finally:
@@ -246,7 +251,9 @@ class AsyncRequestScope:
                         await self._run_wave(wave, exc, failures)
             else:  # nothing here waits (so far): a shield would only cost time
                 for wave in waves:
-                    await self._run_wave(wave, exc, failures)
+                    waiting = self._run_sync_exits(wave, exc, failures)
+                    if waiting:  # one quiet async cleanup (_needs_shield allows no more)
+                        await self._run_stepped(*waiting[0], exc, failures)
             if exc is not None:
                 exc.__traceback__ = traceback
         self._state = _CLOSED
@@ -317,6 +324,18 @@ class AsyncRequestScope:
 
     async def _run_wave(self, wave: list[Exit], exc: BaseException | None, failures: list[BaseException]) -> None:
         """Run independent cleanups: the sync ones in place, the async ones concurrently."""
+        waiting = self._run_sync_exits(wave, exc, failures)
+        if len(waiting) == 1:
+            await self._run_stepped(*waiting[0], exc, failures)
+        elif waiting:
+            async with anyio.create_task_group() as group:
+                for entry, awaitable in waiting:
+                    group.start_soon(self._run_async_exit, entry, awaitable, exc, failures)
+
+    def _run_sync_exits(
+        self, wave: list[Exit], exc: BaseException | None, failures: list[BaseException]
+    ) -> list[tuple[Exit, Any]]:
+        """Run the sync cleanups of a wave; return the async ones (with an async callback's awaitable)."""
         waiting: list[tuple[Exit, Any]] = []
         for entry in wave:
             how, target = entry[1], entry[2]
@@ -332,13 +351,8 @@ class AsyncRequestScope:
                 else:
                     waiting.append((entry, None))
             except BaseException as failure:  # noqa: BLE001 - every cleanup must run
-                failures.append(await self._failed(failure, entry))
-        if len(waiting) == 1:
-            await self._run_stepped(*waiting[0], exc, failures)
-        elif waiting:
-            async with anyio.create_task_group() as group:
-                for entry, awaitable in waiting:
-                    group.start_soon(self._run_async_exit, entry, awaitable, exc, failures)
+                failures.append(self._described(failure, entry))
+        return waiting
 
     async def _run_async_exit(
         self,
@@ -389,7 +403,7 @@ class AsyncRequestScope:
             else:
                 self._container._quiet_cleanups.discard(index)
                 try:
-                    await _Resumed(steps, first)
+                    await Resumed(steps, first)
                 except BaseException as raised:  # noqa: BLE001 - judged by _settle
                     error = raised
             _settle(how, exc, error)
@@ -401,6 +415,9 @@ class AsyncRequestScope:
         if isinstance(failure, _YieldedAgainError) and entry[1] == ASYNC_GENERATOR:
             with anyio.CancelScope(shield=True):
                 await entry[2].aclose()
+        return self._described(failure, entry)
+
+    def _described(self, failure: BaseException, entry: Exit) -> BaseException:
         if entry[0] < 0:
             callback = entry[2]
             name = f"on_close callback {getattr(callback, '__qualname__', callback)!r}"
@@ -435,8 +452,8 @@ class _YieldedAgainError(RuntimeError):
 
 
 @final
-class _Resumed:
-    """The rest of a cleanup whose first step waited, run in the task that started it."""
+class Resumed:
+    """The rest of a coroutine whose first step (taken by hand) waited, run in the task that took it."""
 
     __slots__ = ("first", "steps")
 

@@ -355,3 +355,43 @@ async def test_container_context_manager_starts_and_closes() -> None:
     async with container:  # a closed container starts again with a fresh APP scope
         assert await container.resolve(Slow) is not first
     assert events == ["open", "close", "open", "close"]
+
+
+@pytest.mark.anyio
+async def test_factories_that_never_wait_are_not_given_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Async factories seen to finish without waiting are created in turn; one that starts waiting
+    is finished, and from then on created concurrently again.
+    """
+    groups = CountingTaskGroups(monkeypatch)
+    delay = 0.0
+
+    async def slow() -> Slow:
+        if delay:
+            await anyio.sleep(delay)
+        return Slow()
+
+    async def slow_too() -> SlowToo:
+        if delay:
+            await anyio.sleep(delay)
+        return SlowToo()
+
+    container = Container()
+    container.register(factory=slow)
+    container.register(factory=slow_too)
+    container.register(Pair)
+    await container.resolve(Pair)  # learns that neither waits
+    assert groups.count == 1
+    for _ in range(3):
+        pair = await container.resolve(Pair)
+        assert isinstance(pair.slow, Slow)
+        assert isinstance(pair.slow_too, SlowToo)
+    assert groups.count == 1
+    delay = 0.05
+    started = anyio.current_time()
+    await container.resolve(Pair)  # both wait now: this once, one after the other
+    assert anyio.current_time() - started >= 0.1
+    assert groups.count == 1
+    started = anyio.current_time()
+    await container.resolve(Pair)  # and concurrently from then on
+    assert anyio.current_time() - started < 0.09
+    assert groups.count == 2
