@@ -56,23 +56,33 @@ def ensure_venv(python: str, venv: Path, extras: str) -> Path:
     return interpreter
 
 
+def candidates(version: str) -> list[str]:
+    """Where a ``python{version}`` may be: on PATH, or installed by pyenv (whose shims may hide it)."""
+    found = [path for path in [shutil.which(f"python{version}")] if path]
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    found += sorted(str(p) for p in Path(pyenv_root).glob(f"versions/{version}.*/bin/python{version}"))
+    return found
+
+
+def works(executable: str) -> bool:
+    probe = subprocess.run(
+        [executable, "-c", "import sys, venv, ensurepip; print(sys.implementation.name)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return probe.returncode == 0 and probe.stdout.strip() == "cpython"
+
+
 def other_pythons() -> list[tuple[str, str]]:
-    """(version, executable) of each newer CPython on PATH besides the running one."""
+    """(version, executable) of each newer CPython on this machine besides the running one."""
     mine = f"{sys.version_info.major}.{sys.version_info.minor}"
     found = []
     for version in PYTHONS:
         if version == mine:
             continue
-        executable = shutil.which(f"python{version}")
-        if executable is None:
-            continue
-        probe = subprocess.run(
-            [executable, "-c", "import sys, venv, ensurepip; print(sys.implementation.name)"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == "cpython":
+        executable = next((path for path in candidates(version) if works(path)), None)
+        if executable is not None:
             found.append((version, executable))
     return found
 
