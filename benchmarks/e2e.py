@@ -11,6 +11,7 @@ the ratio of requests per second to manual wiring.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -83,12 +84,22 @@ def load(port: int, seconds: int, connections: int) -> tuple[float, float]:
     return rate, p99
 
 
+def available(variant: str) -> bool:
+    """Whether the variant's module imports here (the peers are the optional `bench` extra)."""
+    module = VARIANTS[variant].partition(":")[0]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", default=[v for v in VARIANTS if available(v)])
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")

@@ -8,7 +8,7 @@ with one APP-scoped dependency (``Settings``) and one REQUEST-scoped one
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
@@ -97,8 +97,11 @@ def depends_app() -> FastAPI:
     return app
 
 
-VARIANTS: dict[str, Callable[[], FastAPI]] = {
-    "manual": manual_app,
-    "injectq_like": injectq_like_app,
-    "fastapi Depends": depends_app,
+#: name -> the uvicorn factory serving it (the peers' apps live in modules that import them).
+VARIANTS: dict[str, str] = {
+    "manual": "benchmarks.e2e_apps:manual_app",
+    "injectq_like": "benchmarks.e2e_apps:injectq_like_app",
+    "fastapi Depends": "benchmarks.e2e_apps:depends_app",
+    "dishka": "benchmarks.e2e_peers_dishka:dishka_app",
+    "wireup": "benchmarks.e2e_peers_wireup:wireup_app",
 }
