@@ -35,14 +35,13 @@ def free_port() -> int:
 
 
 def start(variant: str, port: int) -> subprocess.Popen[bytes]:
-    factory = VARIANTS[variant].__name__
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
             "--factory",
-            f"benchmarks.e2e_apps:{factory}",
+            VARIANTS[variant],
             "--port",
             str(port),
             "--host",

@@ -20,7 +20,7 @@ def dishka_app() -> FastAPI:
     app = FastAPI()
 
     @app.get("/items/{item_id}")
-    @inject
+    @inject  # type: ignore[untyped-decorator, unused-ignore]
     async def read(item_id: int, session: FromDishka[Session]) -> dict[str, Any]:
         return body(item_id, session)
 

@@ -5,11 +5,14 @@ the scenario claims: ``scenarios.check_*``), then calibrated to about
 ``target`` seconds a loop, then timed ``repeat`` times with the libraries
 taking turns within each repetition (the order rotates from one repetition to
 the next); the minimum per operation is kept. The garbage collector stays on,
-as it would be in an application.
+as it would be in an application. For S3 and S4, the objects each operation
+leaves in reference cycles (what only the cyclic garbage collector frees) are
+counted too, with the collector off for 1,000 operations.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -59,6 +62,7 @@ class Outcome:
     reason: str | None = None
     loops: int = 0
     runs: list[float] = field(default_factory=list)
+    garbage: float | None = None  # objects left in reference cycles per operation (S3, S4)
 
 
 @dataclass
@@ -167,8 +171,6 @@ def unsupported_reason(library: Library, scenario: str) -> str | None:
     if not hasattr(library.adapter, function):
         reasons: dict[str, str] = getattr(library.adapter, "UNSUPPORTED", {})
         return reasons.get(scenario, reasons.get(function.upper(), "not supported"))
-    if scenario.endswith("-trio"):
-        return getattr(library.adapter, "TRIO_UNSUPPORTED", None)
     return None
 
 
@@ -181,7 +183,9 @@ def failure(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:200]
 
 
-def sync_scenario(scenario: str, libraries: list[Library], settings: Settings, log: Callable[[str], None]) -> Any:
+def sync_scenario(
+    scenario: str, libraries: list[Library], log: Callable[[str], None]
+) -> tuple[dict[str, Timer], dict[str, Outcome]]:
     check = check_s1 if scenario == "S1" else check_s2
     timers: dict[str, Timer] = {}
     outcomes: dict[str, Outcome] = {}
@@ -203,13 +207,29 @@ def sync_scenario(scenario: str, libraries: list[Library], settings: Settings, l
     return timers, outcomes
 
 
+async def cyclic_garbage(op: Callable[[], Awaitable[object]], count: int = 1_000) -> float:
+    """Objects per call of ``op`` that only the cyclic garbage collector frees."""
+    for _ in range(10):
+        await op()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(count):
+            await op()
+        found = gc.collect()
+    finally:
+        gc.enable()
+    return found / count
+
+
 async def async_scenario(
     scenario: str, libraries: list[Library], stack: AsyncExitStack, log: Callable[[str], None]
-) -> tuple[dict[str, Timer], dict[str, Outcome]]:
+) -> tuple[dict[str, Timer], dict[str, Outcome], dict[str, float]]:
     function = scenario.lower().removesuffix("-trio")
     checks: dict[str, Callable[[Any], Awaitable[None]]] = {"s3": check_s3, "s4": check_s4, "s5": check_s5}
     timers: dict[str, Timer] = {}
     outcomes: dict[str, Outcome] = {}
+    garbage: dict[str, float] = {}
     for library in libraries:
         reason = unsupported_reason(library, scenario)
         if reason is None:
@@ -220,14 +240,20 @@ async def async_scenario(
                     await checks[function](op)
             except Exception as error:  # noqa: BLE001 - a library that fails is reported, not fatal
                 reason = failure(error)
+                why = getattr(library.adapter, "TRIO_UNSUPPORTED", None) if scenario.endswith("-trio") else None
+                if why and not isinstance(error, Unsupported):
+                    reason = f"{why} ({reason})"
                 log(f"  {library.name} {scenario}: n/a: {reason}")
-                if not isinstance(error, Unsupported | AssertionError):
+                if not why and not isinstance(error, Unsupported | AssertionError):
                     log(traceback.format_exc(limit=-3))
             else:
-                timers[library.name] = async_timer(op.once if isinstance(op, ScopeOps) else op)
+                timed = op.once if isinstance(op, ScopeOps) else op
+                timers[library.name] = async_timer(timed)
+                if function in {"s3", "s4"}:
+                    garbage[library.name] = await cyclic_garbage(timed)
                 continue
         outcomes[library.name] = Outcome(reason=reason)
-    return timers, outcomes
+    return timers, outcomes, garbage
 
 
 async def run_async_scenarios(
@@ -237,9 +263,11 @@ async def run_async_scenarios(
     for scenario in scenarios:
         log(f"{scenario}: {SCENARIOS[scenario]}")
         async with AsyncExitStack() as stack:
-            timers, outcomes = await async_scenario(scenario, libraries, stack, log)
+            timers, outcomes, garbage = await async_scenario(scenario, libraries, stack, log)
             repeat = settings.repeat_slow if scenario.startswith("S5") else settings.repeat
             outcomes.update(await race(timers, settings, repeat))
+            for name, objects in garbage.items():
+                outcomes[name].garbage = objects
         results[scenario] = outcomes
     return results
 
@@ -248,7 +276,7 @@ async def run_sync_scenario(
     scenario: str, libraries: list[Library], settings: Settings, log: Callable[[str], None]
 ) -> dict[str, Outcome]:
     log(f"{scenario}: {SCENARIOS[scenario]}")
-    timers, outcomes = sync_scenario(scenario, libraries, settings, log)
+    timers, outcomes = sync_scenario(scenario, libraries, log)
     outcomes.update(await race(timers, settings, settings.repeat))
     return outcomes
 

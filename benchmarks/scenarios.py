@@ -284,12 +284,12 @@ def check_s2(op: SyncOp) -> None:
         a4 = a6.b
         a2 = a4.a.a
         a0s = [a8.b, a2.a, a2.b.a, a4.b.a]
-        assert all(type(a) is A0 for a in a0s)
+        assert all(type(a) is A0 for a in a0s), "S2: the graph is not built as declared"
         assert len({id(a) for a in a0s}) == 4, "S2: A0 is shared; transients must be new at every injection point"
         assert a2.b is not a4.b, "S2: A1 is shared"
         assert a6.a is not a5, "S2: A5 is shared"
     assert first is not second, "S2: the root is reused"
-    assert first.b is not second.b
+    assert first.b is not second.b, "S2: A5 is reused between resolutions"
 
 
 async def check_s3(ops: ScopeOps) -> None:
@@ -297,19 +297,19 @@ async def check_s3(ops: ScopeOps) -> None:
     one, two = await ops.twice()
     for service in (one, two):
         assert type(service) is Service, f"S3 resolved {service!r}"
-        assert type(service.client) is Client
-        assert type(service.session) is Session
-        assert service.users.session is service.session
-        assert service.orders.session is service.session
-        assert service.mailer.client is service.client
-        assert service.client.settings is service.settings
+        assert type(service.client) is Client, f"S3: the client is {service.client!r}"
+        assert type(service.session) is Session, f"S3: the session is {service.session!r}"
+        assert service.users.session is service.session, "S3: the session is not shared within the scope"
+        assert service.orders.session is service.session, "S3: the session is not shared within the scope"
+        assert service.mailer.client is service.client, "S3: the client is not shared within the scope"
+        assert service.client.settings is service.settings, "S3: the APP instance is not reused"
     assert one is not two, "S3: the root is transient"
     assert one.users is not two.users, "S3: UserRepo is transient"
     assert one.orders is not two.orders, "S3: OrderRepo is transient"
     assert one.mailer is not two.mailer, "S3: Mailer is transient"
     assert one.session is two.session, "S3: the session is one per REQUEST scope"
     assert one.client is two.client, "S3: the client is one per REQUEST scope"
-    assert one.settings is two.settings
+    assert one.settings is two.settings, "S3: the APP instance is not reused"
     assert one.session.closed, "S3: the session was not closed at scope exit"
     assert (Session.opened - opened, Session.closed_count - closed) == (1, 1), "S3: one session per scope, closed once"
     three = await ops.once()
@@ -327,10 +327,10 @@ async def check_s4(op: Callable[[], Awaitable[HandlerResult]]) -> None:
     one = await op()
     two = await op()
     for user_id, settings, repo in (one, two):
-        assert user_id == 7
-        assert type(settings) is Settings
-        assert type(repo) is RequestRepo
-        assert repo.settings is settings
+        assert user_id == 7, f"S4: the handler got user_id={user_id!r}"
+        assert type(settings) is Settings, f"S4: the handler got {settings!r}"
+        assert type(repo) is RequestRepo, f"S4: the handler got {repo!r}"
+        assert repo.settings is settings, "S4: the APP instance is not reused (the handler's and its repo's differ)"
     assert one[1] is two[1], "S4: the APP instance is not reused"
     assert one[2] is not two[2], "S4: the REQUEST instance is shared between calls (scopes)"
 
@@ -340,9 +340,9 @@ async def check_s5(op: Callable[[], Awaitable[Root]]) -> None:
     two = await op()
     for root in (one, two):
         assert type(root) is Root, f"S5 resolved {root!r}"
-        assert (type(root.f1), type(root.f2), type(root.f3), type(root.f4)) == (F1, F2, F3, F4)
-    assert one is not two
-    assert one.f1 is not two.f1
+        assert (type(root.f1), type(root.f2), type(root.f3), type(root.f4)) == (F1, F2, F3, F4), "S5: wrong graph"
+    assert one is not two, "S5: the root is reused"
+    assert one.f1 is not two.f1, "S5: F1 is reused"
 
 
 # --------------------------------------------------------------------------- hand-written

@@ -48,6 +48,7 @@ class Container(Registrations):
         "_autouse_runners",
         "_base",
         "_context_indices",
+        "_global_overrides",
         "_included",
         "_layer",
         "_local_overrides",
@@ -72,6 +73,7 @@ class Container(Registrations):
         self._owners: dict[int, Compiler] = {}  # cache slot -> the compiler that gave it out
         self._next_index = 0
         self._local_overrides = 0
+        self._global_overrides: list[list[Any]] = []  # [key, provider, its layer], oldest first
         # Providers whose async cleanups have finished without waiting (see AsyncRequestScope._needs_shield).
         self._quiet_cleanups: set[int] = set()
         # Providers whose async creation has finished without waiting (see _plan.gather).
@@ -549,13 +551,23 @@ class Container(Registrations):
                         self._refresh_fast_path()
 
                 return undo_local
+            entry: list[Any] = [key, provider, layer]
+            self._global_overrides.append(entry)
             self._layer = layer
             self._refresh_fast_path()
 
             def undo_global() -> None:
                 with self._lock:
-                    if self._layer is layer:
-                        self._layer = below
+                    stack = self._global_overrides
+                    position = next(n for n, e in enumerate(stack) if e is entry)
+                    del stack[position]
+                    # Rebuild what was stacked on top of the removed override, without it.
+                    rebuilt = stack[position - 1][2] if position else self._base
+                    assert rebuilt is not None
+                    for above in stack[position:]:
+                        above[2] = rebuilt = rebuilt.overridden(above[0], above[1], self._allocate)
+                        self._adopt(rebuilt.compiler)
+                    self._layer = rebuilt
                     self._refresh_fast_path()
 
             return undo_global

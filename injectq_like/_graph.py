@@ -213,7 +213,6 @@ class _Walk:
         self.seen_missing: set[tuple[int, Any]] = set()
         self.seen_cycles: set[frozenset[int]] = set()
         self.seen_scope: set[tuple[int, int]] = set()
-        self.seen_annotations: set[int] = set()
 
     def visit(self, provider: Provider, path: tuple[Any, ...]) -> None:
         if provider in self.done or provider in self.active:
@@ -222,9 +221,7 @@ class _Walk:
         try:
             edges = self.graph.edges(provider)
         except AnnotationError as error:
-            if id(provider) not in self.seen_annotations:
-                self.seen_annotations.add(id(provider))
-                self.errors.append(error.with_path(path))
+            self.errors.append(error.with_path(path))  # reported once: the provider is done now
             self.done.add(provider)
             return
         self.active[provider] = len(path) - 1

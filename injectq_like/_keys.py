@@ -121,8 +121,6 @@ def describe(key: Any) -> str:
         if args:
             return f"{name}[{', '.join(describe(a) for a in args)}]"
         return str(name)
-    if key is None or key is type(None):
-        return "None"
     if isinstance(key, typing.TypeVar):
         return str(key)
     name = getattr(key, "__qualname__", None) or getattr(key, "__name__", None)

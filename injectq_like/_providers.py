@@ -78,10 +78,6 @@ class Provider:
         return self.shape in (Shape.AWAIT, Shape.ASYNC_GENERATOR) or self.async_enter
 
     @property
-    def has_cleanup(self) -> bool:
-        return self.shape in (Shape.GENERATOR, Shape.ASYNC_GENERATOR) or self.enter
-
-    @property
     def cached(self) -> bool:
         return self.scope is not Scope.TRANSIENT
 

@@ -120,9 +120,9 @@ class Registry:
         return providers
 
     def freeze(self, reason: str) -> None:
-        if not self.frozen:
-            self.frozen = True
-            self.frozen_at = f"{reason} at {_caller()}"
+        """Refuse registrations from now on; called once, by the container, before it builds its graph."""
+        self.frozen = True
+        self.frozen_at = f"{reason} at {_caller()}"
 
 
 def _duplicate(key: Any, old: Provider, new: Provider, old_how: str, new_how: str) -> RegistrationError:

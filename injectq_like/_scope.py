@@ -58,6 +58,7 @@ _CLOSING: Final = 2
 _CLOSED: Final = 3
 
 _LOCK_FOR_LOCKS: Final = threading.Lock()
+_NO_LEVELS: Final[tuple[None, None, None]] = (None, None, None)
 
 Exit = tuple[int, int, Any]
 
@@ -221,6 +222,7 @@ class AsyncRequestScope:
         if not self._exits:  # nothing to clean up: no coroutine, no cancel scope
             self._state = _CLOSED
             self._cache.clear()
+            self._levels = _NO_LEVELS
             self._unbind()
             return
         try:
@@ -258,6 +260,8 @@ class AsyncRequestScope:
                 exc.__traceback__ = traceback
         self._state = _CLOSED
         self._cache.clear()
+        if self._parent is not None:
+            self._levels = _NO_LEVELS  # a scope is in its own levels while open; closed, it is freed at once
         if failures:
             members = [exc, *failures] if exc is not None else failures
             message = f"{len(failures)} cleanup(s) failed when the scope closed"
@@ -406,7 +410,12 @@ class AsyncRequestScope:
                     await Resumed(steps, first)
                 except BaseException as raised:  # noqa: BLE001 - judged by _settle
                     error = raised
-            _settle(how, exc, error)
+            try:
+                _settle(how, exc, error)
+            finally:
+                # The StopAsyncIteration that ends a generator holds this frame in its traceback:
+                # dropping it here spares the garbage collector a cycle per cleanup.
+                error = None
         except BaseException as failure:  # noqa: BLE001 - every cleanup must run
             failures.append(await self._failed(failure, entry))
 

@@ -78,8 +78,6 @@ def analyse(annotation: Any, *, owner: str, parameter: str) -> tuple[Any, DepKin
         rest = tuple(m for m in metadata if not isinstance(m, Marker))
         base = annotation.__origin__
         annotation = Annotated[(base, *rest)] if rest else base
-        if marked and get_origin(base) is Annotated:
-            annotation = Annotated[(base.__origin__, *base.__metadata__, *rest)]
 
     kind = DepKind.PLAIN
     inner = annotation
@@ -114,19 +112,17 @@ def _unusable(owner: str, parameter: str, annotation: Any, why: str) -> Annotati
     )
 
 
-def _namespace_of(target: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    if isinstance(target, type):
-        module = sys.modules.get(target.__module__)
-        globalns = dict(vars(module)) if module is not None else {}
-        return globalns, {target.__name__: target}
-    return None, None
+def _namespace_of(target: type) -> tuple[dict[str, Any], dict[str, Any]]:
+    module = sys.modules.get(target.__module__)
+    globalns = dict(vars(module)) if module is not None else {}
+    return globalns, {target.__name__: target}
 
 
 def type_hints(
     function: Any,
     *,
     owner: str,
-    namespace_of: Any = None,
+    namespace_of: type | None = None,
     fallback: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``typing.get_type_hints`` with errors that name the parameter and say what to do.
