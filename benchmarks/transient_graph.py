@@ -12,58 +12,8 @@ import asyncio
 import timeit
 from collections.abc import Callable
 
+from benchmarks.scenarios import A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, GRAPH
 from injectq_like import Container
-
-
-class A0:
-    pass
-
-
-class A1:
-    def __init__(self, a: A0) -> None:
-        self.a = a
-
-
-class A2:
-    def __init__(self, a: A0, b: A1) -> None:
-        self.a, self.b = a, b
-
-
-class A3:
-    def __init__(self, a: A2) -> None:
-        self.a = a
-
-
-class A4:
-    def __init__(self, a: A3, b: A1) -> None:
-        self.a, self.b = a, b
-
-
-class A5:
-    pass
-
-
-class A6:
-    def __init__(self, a: A5, b: A4) -> None:
-        self.a, self.b = a, b
-
-
-class A7:
-    def __init__(self, a: A6) -> None:
-        self.a = a
-
-
-class A8:
-    def __init__(self, a: A7, b: A0) -> None:
-        self.a, self.b = a, b
-
-
-class A9:
-    def __init__(self, a: A8, b: A5) -> None:
-        self.a, self.b = a, b
-
-
-CLASSES = (A0, A1, A2, A3, A4, A5, A6, A7, A8, A9)
 
 
 def by_hand() -> A9:
@@ -72,7 +22,7 @@ def by_hand() -> A9:
 
 def build_container() -> Container:
     container = Container()
-    for cls in CLASSES:
+    for cls in GRAPH:
         container.register(cls)
     container.validate()
     return container
