@@ -44,6 +44,10 @@ def _load(target: str) -> Container:
         found: Any = importlib.import_module(module_name)
     except ImportError as error:
         raise _Unloadable(f"cannot import {module_name!r}: {error}") from None
+    except DIError:
+        raise  # the module's container is wrong: reported as invalid
+    except Exception as error:  # noqa: BLE001 - any failure to import is reported, never a traceback
+        raise _Unloadable(f"importing {module_name!r} failed: {type(error).__name__}: {error}") from None
     for part in attribute.split("."):
         try:
             found = getattr(found, part)

@@ -470,8 +470,10 @@ class Container(Registrations):
 
         Every provider appears with its lifetime, every dependency as an edge;
         a missing provider is drawn and marked ``missing``, so an invalid
-        container can be drawn too.
+        container can be drawn too. Drawing does not freeze the registry.
         """
+        if self._base is None:
+            return draw(Graph(self._registry), format)
         return draw(self._active().graph, format)
 
     def explain(self, key: Any) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ._graph import Edge, Graph
-from ._keys import describe
+from ._keys import base_of, describe
 from ._providers import Kind, Provider
 from ._signature import DepKind, callable_name
 from .exceptions import AnnotationError
@@ -90,7 +90,7 @@ def _title(provider: Provider) -> str:
     title = describe(provider.key)
     if provider.kind is Kind.CLASS and provider.target is not None:
         implementation = callable_name(provider.target)
-        if implementation != title:
+        if implementation != describe(base_of(provider.key)):
             title = f"{title} = {implementation}"
     return title
 

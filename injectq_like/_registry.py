@@ -51,10 +51,17 @@ _ASYNC_ITERATORS = (
 )
 
 
+# Frames of event loops and runners stand between user code and this package.
+_RUNNERS = frozenset({"asyncio", "anyio", "trio", "uvloop", "contextlib", "runpy", "threading", "concurrent"})
+
+
 def _caller() -> str:
     """``file:line`` of the first frame outside this package, for messages."""
     frame: FrameType | None = sys._getframe(1)
-    while frame is not None and os.path.dirname(frame.f_code.co_filename) == _PACKAGE_DIR:  # noqa: PTH120
+    while frame is not None and (
+        os.path.dirname(frame.f_code.co_filename) == _PACKAGE_DIR  # noqa: PTH120
+        or str(frame.f_globals.get("__name__", "")).partition(".")[0] in _RUNNERS
+    ):
         frame = frame.f_back
     if frame is None:  # pragma: no cover - there is always a caller
         return "<unknown>"

@@ -18,6 +18,7 @@ the body's exception first and then every cleanup failure.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -255,7 +256,7 @@ class AsyncRequestScope:
                 for wave in waves:
                     waiting = self._run_sync_exits(wave, exc, failures)
                     if waiting:  # one quiet async cleanup (_needs_shield allows no more)
-                        await self._run_stepped(*waiting[0], exc, failures)
+                        await self._run_stepped(*waiting[0], exc, failures, shielded=False)
             if exc is not None:
                 exc.__traceback__ = traceback
         self._state = _CLOSED
@@ -314,6 +315,8 @@ class AsyncRequestScope:
         """
         if exc is not None and not isinstance(exc, Exception):
             return True
+        if not _on_asyncio():
+            return True  # trio opens a cancel scope at every sleep: no shield could be added late
         quiet = self._container._quiet_cleanups
         for wave in waves:
             waiting = 0
@@ -382,8 +385,16 @@ class AsyncRequestScope:
         awaitable: Any,
         exc: BaseException | None,
         failures: list[BaseException],
+        *,
+        shielded: bool = True,
     ) -> None:
-        """Run one async cleanup, learning whether it finishes without waiting."""
+        """Run one async cleanup, learning whether it finishes without waiting.
+
+        Unshielded, a cleanup that waits after all is shielded from the wait
+        on, provided it opened no cancel scope of its own before waiting (the
+        shield must enclose every scope the cleanup opens); it is shielded
+        from its start the next times.
+        """
         index, how, target = entry
         try:
             if awaitable is None:
@@ -395,6 +406,7 @@ class AsyncRequestScope:
                     )
             steps = awaitable.__await__()
             error: BaseException | None = None
+            before = None if shielded else _cancel_state()
             try:
                 first = steps.send(None)
             except StopIteration:
@@ -407,7 +419,11 @@ class AsyncRequestScope:
             else:
                 self._container._quiet_cleanups.discard(index)
                 try:
-                    await Resumed(steps, first)
+                    if shielded or before is None or _cancel_state() is not before:
+                        await Resumed(steps, first)
+                    else:
+                        with anyio.CancelScope(shield=True):
+                            await Resumed(steps, first)
                 except BaseException as raised:  # noqa: BLE001 - judged by _settle
                     error = raised
             try:
@@ -454,6 +470,36 @@ class AsyncRequestScope:
                 event = anyio.Event()
                 self._pending[index] = event
             await event.wait()
+
+
+def _cancel_state() -> object | None:
+    """The current asyncio task's innermost anyio cancel scope, or None if it cannot be told.
+
+    The same answer before and after a step of a coroutine means the step
+    left no cancel scope of its own open, so a shield entered now encloses
+    whatever the coroutine opens later. This reads anyio's own record of
+    its tasks; should it change shape, the answer is None and no late shield
+    is used.
+    """
+    try:
+        from anyio._backends._asyncio import _task_states
+
+        task = asyncio.current_task()
+        state = _task_states.get(task) if task is not None else None
+    except Exception:  # noqa: BLE001 - unknown: no late shield
+        return None
+    return state.cancel_scope if state is not None else _NO_SCOPE
+
+
+_NO_SCOPE: Final = object()
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class _YieldedAgainError(RuntimeError):

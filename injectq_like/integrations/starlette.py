@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 
 from injectq_like._container import Container
 from injectq_like._providers import Scope
+from injectq_like.exceptions import RegistrationError
 
 from ._base import Receive, ScopePerConnection, Send
 
@@ -42,6 +43,13 @@ def setup(app: Any, container: Container) -> None:
     Call it before the app starts, and before the container's first
     resolution (it declares the ``Request`` and ``WebSocket`` context values).
     """
+    installed = getattr(app.state, "injectq_like_container", None)
+    if installed is not None:
+        raise RegistrationError(
+            "setup() was already called on this app",
+            hint="call setup(app, container) once per app; it opens one scope per connection",
+        )
+    app.state.injectq_like_container = container
     registry = container._registry
     if Request not in registry.single:
         container.register_context(Request, scope=Scope.REQUEST)
