@@ -79,6 +79,8 @@ def key_problem(key: Any) -> str | None:
     if typing_inspect.is_union_type(base):
         return f"the union {describe(base)} is not a key: register each type on its own"
     origin = get_origin(base)
+    if base is _lazy_class() or (origin is not None and origin is _lazy_class()):
+        return "Lazy[T] is not a key: register T, and depend on Lazy[T] where it should be resolved late"
     if origin is not None:
         if origin is list:
             return "list[T] is not a key: register T with multi=True and depend on list[T]"
@@ -87,6 +89,12 @@ def key_problem(key: Any) -> str | None:
     elif isinstance(base, type | typing.NewType):
         return None
     return f"{base!r} is not a type: keys are classes, generic aliases or NewTypes"
+
+
+def _lazy_class() -> Any:
+    from ._inject import Lazy
+
+    return Lazy
 
 
 def runtime_class(key: Any) -> type | None:

@@ -45,6 +45,7 @@ SYNC: Final = False
 ASYNC: Final = True
 _INLINE_LIMIT: Final = 1500  # characters of one inlined expression; larger ones get a getter
 _NOTE: Final = "injectq_like: "
+_PATH_NOTE: Final = "injectq_like: raised"  # the note naming where a failure was raised
 
 Getter = Callable[["AsyncRequestScope"], Any]
 Plan = tuple[Callable[["AsyncRequestScope"], Any], bool]
@@ -479,14 +480,14 @@ class Compiler:
             return
         if not isinstance(error, Exception):
             return  # cancellation and the like pass through untouched
-        if any(note.startswith(_NOTE) for note in getattr(error, "__notes__", ())):
+        if any(note.startswith(_PATH_NOTE) for note in getattr(error, "__notes__", ())):
             return
         culprit = self._culprit(error.__traceback__)
         if culprit is None:
-            error.add_note(f"{_NOTE}raised while resolving {describe(key)}")
+            error.add_note(f"{_PATH_NOTE} while resolving {describe(key)}")
             return
         path = self.graph.path(root, culprit.key) if root is not None else (key, culprit.key)
-        error.add_note(f"{_NOTE}raised by {culprit.describe()} while resolving {describe_path(path)}")
+        error.add_note(f"{_PATH_NOTE} by {culprit.describe()} while resolving {describe_path(path)}")
 
     def _culprit(self, traceback: TracebackType | None) -> Provider | None:
         if self._codes is None:

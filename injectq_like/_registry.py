@@ -570,6 +570,11 @@ class Module(Registrations):
                 f"Module.include() takes a Module, not {module!r}",
                 hint="to include the modules of a dotted path, use container.include('pkg.mod')",
             )
+        if any(self is part for part in module.modules()):
+            raise RegistrationError(
+                f"{module!r} cannot be included in {self!r}: it is, or includes, that module",
+                hint="modules form a tree: include each shared module from the modules that use it",
+            )
         mine = self.modules()
         for part in module.modules():
             if any(part is seen for seen in mine):
@@ -585,8 +590,7 @@ class Module(Registrations):
             for module in part.modules():
                 if not any(module is seen for seen in found):
                     found.append(module)
-        if not any(self is seen for seen in found):
-            found.append(self)
+        found.append(self)
         return found
 
     def __repr__(self) -> str:

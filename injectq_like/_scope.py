@@ -419,11 +419,14 @@ class AsyncRequestScope:
             else:
                 self._container._quiet_cleanups.discard(index)
                 try:
-                    if shielded or before is None or _cancel_state() is not before:
-                        await Resumed(steps, first)
-                    else:
+                    after = None if shielded or before is None else _cancel_state()
+                    if after is not None and after is before:
                         with anyio.CancelScope(shield=True):
                             await Resumed(steps, first)
+                    else:
+                        if after is not None:  # the cleanup opened cancel scopes: shield the outermost
+                            _shield_opened(after, before)
+                        await Resumed(steps, first)
                 except BaseException as raised:  # noqa: BLE001 - judged by _settle
                     error = raised
             try:
@@ -492,6 +495,20 @@ def _cancel_state() -> object | None:
 
 
 _NO_SCOPE: Final = object()
+
+
+def _shield_opened(innermost: object, before: object) -> None:
+    """Shield the outermost of the cancel scopes a cleanup opened (from ``innermost`` up to
+    ``before``, the scope it started in), so that no cancellation from outside reaches it.
+    Its own deadlines still apply. Does nothing if the chain cannot be followed.
+    """
+    scope: Any = innermost
+    outermost: Any = None
+    while scope is not None and scope is not before:
+        outermost = scope
+        scope = getattr(scope, "_parent_scope", None)
+    if outermost is not None and (scope is before or before is _NO_SCOPE):
+        outermost.shield = True
 
 
 def _on_asyncio() -> bool:
