@@ -59,6 +59,7 @@ class Container(Registrations):
         "_quiet_creations",
         "_registry",
         "_root",
+        "_scopes_lock",
         "_started",
         "_sync_plans",
         "_values",
@@ -92,6 +93,7 @@ class Container(Registrations):
         self._context_indices: dict[Scope, tuple[int, ...]] = {}
         self._started = False
         self._lock = threading.RLock()
+        self._scopes_lock = threading.RLock()
         self._root = self._new_root()
         for module in modules:
             self.include(module)

@@ -387,7 +387,9 @@ class Compiler:
                 refs.add(name, None)  # itself, bound after exec
                 lines += [
                     "    pending = owner._pending",
-                    f"    if {i} in pending:",
+                    "    if pending is None:",
+                    "        pending = owner._pending = {}",
+                    f"    elif {i} in pending:",
                     f"        return await owner._wait_pending({i}, {name})",
                     f"    pending[{i}] = None",
                     "    try:",
@@ -403,7 +405,7 @@ class Compiler:
                 ]
             else:
                 lines += [
-                    "    lock = owner._lock or owner._make_lock()",
+                    "    lock = owner._lock",
                     "    with lock:",
                     "        try:",
                     f"            return cache[{i}]",

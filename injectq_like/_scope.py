@@ -58,7 +58,6 @@ _OPEN: Final = 1
 _CLOSING: Final = 2
 _CLOSED: Final = 3
 
-_LOCK_FOR_LOCKS: Final = threading.Lock()
 _NO_LEVELS: Final[tuple[None, None, None]] = (None, None, None)
 
 Exit = tuple[int, int, Any]
@@ -101,18 +100,22 @@ class AsyncRequestScope:
         self._parent = parent
         self._cache: dict[int, Any] = {}
         self._exits: list[Exit] = []
-        self._pending: dict[int, anyio.Event | None] = {}
-        self._lock: threading.RLock | None = None
+        # Creations under way, made on the first async creation of a cached instance.
+        self._pending: dict[int, anyio.Event | None] | None = None
         self._outer: AsyncRequestScope | None = None
         self._token: Any = None
         self._state = _NEW
         if parent is None:
             self._levels: tuple[AsyncRequestScope | None, ...] = (self, None, None)
-            self._lock = threading.RLock()
+            self._lock: threading.RLock = threading.RLock()
         else:
             levels = list(parent._levels)
             levels[level] = self
             self._levels = tuple(levels)
+            # Sync creation of cached instances, across threads: the APP scope has its own
+            # lock; the others share their container's (they never wait for each other's
+            # instances, and an APP instance never waits for theirs).
+            self._lock = container._scopes_lock
         if context or (parent is not None and container._context_indices.get(level)):
             container._fill_context(self, context)
 
@@ -457,21 +460,16 @@ class AsyncRequestScope:
 
     # -- used by compiled plans ---------------------------------------------------
 
-    def _make_lock(self) -> threading.RLock:
-        with _LOCK_FOR_LOCKS:
-            if self._lock is None:
-                self._lock = threading.RLock()
-            return self._lock
-
     async def _wait_pending(self, index: int, getter: Callable[[AsyncRequestScope], Any]) -> Any:
         """Another task is creating instance ``index``: wait for it, or take over if it gave up."""
         while True:
-            event = self._pending.get(index, MISSING)
+            pending = self._pending
+            event = pending.get(index, MISSING) if pending is not None else MISSING
             if event is MISSING:
                 return await getter(self)  # created (a cache hit now), or abandoned: create it
             if event is None:
                 event = anyio.Event()
-                self._pending[index] = event
+                pending[index] = event  # type: ignore[index]
             await event.wait()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import types
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
@@ -15,7 +16,6 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-import injectq_like._scope
 from injectq_like import Container, NoActiveScopeError, RegistrationError, Scope, ScopeError
 
 
@@ -548,29 +548,37 @@ class _InterleavingLock:
 
 
 @pytest.mark.anyio
-async def test_two_threads_resolving_sync_in_a_new_scope_share_one_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When another thread makes a scope's lock first, this thread uses that lock rather than a second one."""
-    interleaving = _InterleavingLock(threading.Lock())
-    monkeypatch.setattr(injectq_like._scope, "_LOCK_FOR_LOCKS", interleaving)
+async def test_threads_creating_a_request_instance_at_once_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Child scopes share their container's lock for sync creation: two threads racing in one scope
+    for a REQUEST instance get the same one, built once."""
+    built: list[int] = []
+    gate = threading.Barrier(2)
+
+    class Slow:
+        def __init__(self) -> None:
+            built.append(1)
+            time.sleep(0.05)
+
     container = Container()
-    container.register(Clock, scope=Scope.REQUEST)
-    container.register(Tenant, scope=Scope.REQUEST)
-    async with container.scope() as scope:
-        made_by_other: list[object] = []
+    container.register(Slow, scope=Scope.REQUEST)
+    async with container.scope() as scope, container.scope() as other:
+        assert scope._lock is other._lock is container._scopes_lock
+        assert container._root._lock is not scope._lock
 
-        def other_thread() -> None:
-            made_by_other.append(scope.resolve_sync(Tenant))
-            made_by_other.append(scope._lock)
+        def ask() -> Slow:
+            gate.wait()
+            return scope.resolve_sync(Slow)
 
-        interleaving.interloper = other_thread
-        clock = scope.resolve_sync(Clock)
+        async with anyio.create_task_group() as group:
+            results: list[Slow] = []
 
-        tenant, lock = made_by_other
-        assert isinstance(tenant, Tenant)
-        assert lock is not None
-        assert scope._lock is lock
-        assert scope.resolve_sync(Clock) is clock
-        assert scope.resolve_sync(Tenant) is tenant
+            async def in_thread() -> None:
+                results.append(await anyio.to_thread.run_sync(ask))
+
+            group.start_soon(in_thread)
+            group.start_soon(in_thread)
+    assert len(built) == 1
+    assert results[0] is results[1]
 
 
 # -- cancellation while closing --------------------------------------------------------------
