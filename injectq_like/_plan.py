@@ -98,7 +98,7 @@ class Compiler:
         self.index: dict[Provider, int] = index if index is not None else {p: i for i, p in enumerate(self.providers)}
         self.by_index: dict[int, Provider] = {i: p for p, i in self.index.items()}
         self._getters: dict[tuple[int, bool], Getter] = {}
-        self._inline: dict[tuple[int, bool], tuple[str, dict[str, Any], bool] | None] = {}
+        self._inline: dict[tuple[int, bool, frozenset[Provider]], tuple[str, dict[str, Any], bool] | None] = {}
         self._needs_async: dict[Provider, bool] = {}
         self._closure: dict[int, frozenset[int]] = {}
         self._checked: set[Provider] = set()
@@ -238,14 +238,23 @@ class Compiler:
 
     # -- expressions -----------------------------------------------------------------
 
-    def expression(self, provider: Provider, mode: bool, refs: _Refs) -> tuple[str, bool]:
-        """Python source evaluating to an instance of ``provider`` in the local ``scope``."""
+    def expression(
+        self, provider: Provider, mode: bool, refs: _Refs, ready: frozenset[Provider] = frozenset()
+    ) -> tuple[str, bool]:
+        """Python source evaluating to an instance of ``provider`` in the local ``scope``.
+
+        ``ready`` holds cached providers whose instances are known to be in the
+        scope's cache at this point (a gather just made them): they are read
+        with the sync getter, without awaiting.
+        """
         i = self.index[provider]
         if provider.kind is Kind.INSTANCE:
             return refs.add(f"c{i}", provider.instance), False
-        asynchronous = mode is ASYNC and self.needs_async(provider)
+        if provider in ready:
+            return f"{refs.add(f'g{i}', self.getter(provider, SYNC))}(scope)", False
+        asynchronous = mode is ASYNC and self._needs_async_given(provider, ready)
         if not provider.cached and provider.kind is not Kind.CONTEXT:
-            inline = self._inlined(provider, asynchronous)
+            inline = self._inlined(provider, asynchronous, ready)
             if inline is not None:
                 code, names, awaits = inline
                 refs.names.update(names)
@@ -254,25 +263,42 @@ class Compiler:
             return f"(await {refs.add(f'a{i}', self.getter(provider, ASYNC))}(scope))", True
         return f"{refs.add(f'g{i}', self.getter(provider, SYNC))}(scope)", False
 
-    def _inlined(self, provider: Provider, mode: bool) -> tuple[str, dict[str, Any], bool] | None:
+    def _needs_async_given(self, provider: Provider, ready: frozenset[Provider]) -> bool:
+        """``needs_async``, counting the ``ready`` providers as available without waiting."""
+        if not ready or not self.needs_async(provider):
+            return self.needs_async(provider)
+        if provider in ready:
+            return False
+        if provider.is_async or provider.cached:
+            return True
+        return any(
+            self._needs_async_given(target, ready)
+            for edge in self.graph.edges(provider)
+            if not edge.lazy
+            for target in edge.targets
+        )
+
+    def _inlined(
+        self, provider: Provider, mode: bool, ready: frozenset[Provider] = frozenset()
+    ) -> tuple[str, dict[str, Any], bool] | None:
         """A transient built in place (``Cls(dep(), ...)``) when that needs no statement."""
         i = self.index[provider]
-        found = self._inline.get((i, mode), MISSING)
+        found = self._inline.get((i, mode, ready), MISSING)
         if found is not MISSING:
             return found
-        self._inline[(i, mode)] = None
+        self._inline[(i, mode, ready)] = None
         result = None
         simple = provider.shape is Shape.VALUE or (provider.shape is Shape.AWAIT and mode is ASYNC)
         if simple and not provider.enter and not (mode is SYNC and provider.is_async):
             refs = _Refs()
-            statements, arguments, awaits = self._arguments(provider, mode, refs)
+            statements, arguments, awaits = self._arguments_for(self.graph.edges(provider), mode, refs, ready=ready)
             if not statements:
                 call = f"{refs.add(f'p{i}', provider.target)}({arguments})"
                 if provider.shape is Shape.AWAIT:
                     call, awaits = f"(await {call})", True
                 if len(call) <= _INLINE_LIMIT:
                     result = (call, refs.names, awaits)
-        self._inline[(i, mode)] = result
+        self._inline[(i, mode, ready)] = result
         return result
 
     def _arguments(self, provider: Provider, mode: bool, refs: _Refs) -> tuple[list[str], str, bool]:
@@ -280,25 +306,44 @@ class Compiler:
         return self._arguments_for(self.graph.edges(provider), mode, refs)
 
     def _arguments_for(
-        self, edges: Sequence[Edge], mode: bool, refs: _Refs, *, keywords: bool = False
+        self,
+        edges: Sequence[Edge],
+        mode: bool,
+        refs: _Refs,
+        *,
+        keywords: bool = False,
+        ready: frozenset[Provider] = frozenset(),
     ) -> tuple[list[str], str, bool]:
+        """The arguments for a call taking ``edges``.
+
+        In async mode, the dependencies that must wait are created together
+        (``gather``): the cached ones and those whose own creation is async.
+        A transient that is async only because of cached dependencies being
+        gathered anyway is built afterwards, reading them from the cache.
+        """
+        before = ready
+        made = ready
+
+        def waits(target: Provider) -> bool:
+            return target not in before and self._needs_async_given(target, before)
+
+        def gathered_here(target: Provider) -> bool:
+            # Created in the gather: what waits itself, and a transient still waiting with `made` ready.
+            return waits(target) and (target.cached or target.is_async or self._needs_async_given(target, made))
+
         gathered: list[Provider] = []
         if mode is ASYNC:
-            gathered = [
-                target
-                for edge in edges
-                if edge.dependency.kind is not DepKind.LAZY
-                for target in edge.targets
-                if self.needs_async(target)
-            ]
+            direct = [target for edge in edges if edge.dependency.kind is not DepKind.LAZY for target in edge.targets]
+            made = before | frozenset(t for t in direct if waits(t) and t.cached)
+            gathered = [t for t in direct if gathered_here(t)]
             if len(gathered) < 2:  # noqa: PLR2004 - one async dependency is simply awaited
-                gathered = []
+                gathered, made = [], before
         slots = iter(range(len(gathered)))  # handed out in the order `gathered` was built
 
         def value(target: Provider) -> tuple[str, bool]:
-            if gathered and self.needs_async(target):
+            if gathered and gathered_here(target):
                 return f"_v[{next(slots)}]", False
-            return self.expression(target, mode, refs)
+            return self.expression(target, mode, refs, made)
 
         statements: list[str] = []
         if gathered:
@@ -444,8 +489,15 @@ class Compiler:
             refs.add("_first", _first_value)
             statements.append(f"value = _first(scope, {call}, {i})")
         else:
-            refs.add("_first_async", _first_value_async)
-            statements.append(f"value = await _first_async(scope, {call}, {i})")
+            refs.add("_did_not_yield", _did_not_yield)
+            statements += [
+                f"_generator = {call}",
+                "try:",
+                "    value = await _generator.__anext__()",
+                "except StopAsyncIteration:",
+                f"    raise _did_not_yield(scope, {i}) from None",
+                f"scope._exits.append(({i}, {ASYNC_GENERATOR}, _generator))",
+            ]
         return statements
 
     def _define(self, name: str, source: str, refs: _Refs) -> Any:
@@ -533,15 +585,6 @@ def _first_value(scope: AsyncRequestScope, generator: Any, index: int) -> Any:
     except StopIteration:
         raise _did_not_yield(scope, index) from None
     scope._exits.append((index, GENERATOR, generator))
-    return value
-
-
-async def _first_value_async(scope: AsyncRequestScope, generator: Any, index: int) -> Any:
-    try:
-        value = await generator.__anext__()
-    except StopAsyncIteration:
-        raise _did_not_yield(scope, index) from None
-    scope._exits.append((index, ASYNC_GENERATOR, generator))
     return value
 
 

@@ -482,14 +482,21 @@ def _cancel_state() -> object | None:
     its tasks; should it change shape, the answer is None and no late shield
     is used.
     """
+    global _TASK_STATES  # noqa: PLW0603 - looked up once
     try:
-        from anyio._backends._asyncio import _task_states
+        states = _TASK_STATES
+        if states is None:
+            from anyio._backends._asyncio import _task_states as states
 
+            _TASK_STATES = states
         task = asyncio.current_task()
-        state = _task_states.get(task) if task is not None else None
+        state = states.get(task) if task is not None else None
+        return state.cancel_scope if state is not None else _NO_SCOPE
     except Exception:  # noqa: BLE001 - unknown: no late shield
         return None
-    return state.cancel_scope if state is not None else _NO_SCOPE
+
+
+_TASK_STATES: Any = None  # anyio's record of its asyncio tasks, once imported
 
 
 _NO_SCOPE: Final = object()
