@@ -491,9 +491,10 @@ def _cancel_state() -> object | None:
             _TASK_STATES = states
         task = asyncio.current_task()
         state = states.get(task) if task is not None else None
-        return state.cancel_scope if state is not None else _NO_SCOPE
+        found = state.cancel_scope if state is not None else _NO_SCOPE
     except Exception:  # noqa: BLE001 - unknown: no late shield
         return None
+    return found
 
 
 _TASK_STATES: Any = None  # anyio's record of its asyncio tasks, once imported
