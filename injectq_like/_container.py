@@ -318,7 +318,14 @@ class Container(Registrations):
 
         ``context`` supplies the values declared with ``register_context``.
         """
-        return self._child_scope(self._current(), level, context)
+        parent = CURRENT.get()
+        while parent is not None and parent._container is not self:
+            parent = parent._outer
+        if parent is None:
+            parent = self._root
+        if level is Scope.REQUEST and parent._state == _OPEN:  # the common case, checked in full below
+            return AsyncRequestScope(self, level, parent, context)
+        return self._child_scope(parent, level, context)
 
     def _child_scope(
         self,

@@ -206,7 +206,11 @@ class AsyncRequestScope:
         self._outer = CURRENT.get()
         self._token = CURRENT.set(self)
         self._state = _OPEN
-        autouse = self._container._autouse_for(self.level)
+        container = self._container
+        if container._base is not None:  # frozen: the runners are known
+            autouse = container._autouse_runners.get(self.level)
+        else:
+            autouse = container._autouse_for(self.level)
         if autouse is not None:
             try:
                 await autouse(self)
