@@ -344,7 +344,7 @@ class AsyncRequestScope:
         elif waiting:
             async with anyio.create_task_group() as group:
                 for entry, awaitable in waiting:
-                    group.start_soon(self._run_async_exit, entry, awaitable, exc, failures)
+                    group.start_soon(self._run_stepped, entry, awaitable, exc, failures)
 
     def _run_sync_exits(
         self, wave: list[Exit], exc: BaseException | None, failures: list[BaseException]
@@ -367,24 +367,6 @@ class AsyncRequestScope:
             except BaseException as failure:  # noqa: BLE001 - every cleanup must run
                 failures.append(self._described(failure, entry))
         return waiting
-
-    async def _run_async_exit(
-        self,
-        entry: Exit,
-        awaitable: Any,
-        exc: BaseException | None,
-        failures: list[BaseException],
-    ) -> None:
-        how, target = entry[1], entry[2]
-        try:
-            if how == ASYNC_GENERATOR:
-                await _finish_async_generator(target, exc)
-            elif how == ASYNC_CONTEXT_MANAGER:
-                await target.__aexit__(type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None)
-            else:  # what an async on_close callback returned
-                await awaitable
-        except BaseException as failure:  # noqa: BLE001 - every cleanup must run
-            failures.append(await self._failed(failure, entry))
 
     async def _run_stepped(
         self,
@@ -591,22 +573,4 @@ def _finish_generator(generator: Any, exc: BaseException | None) -> None:
             return
         raise
     generator.close()
-    raise _YieldedAgainError("the generator yielded again after the scope's exception was thrown into it")
-
-
-async def _finish_async_generator(generator: Any, exc: BaseException | None) -> None:
-    if exc is None:
-        try:
-            await generator.__anext__()
-        except StopAsyncIteration:
-            return
-        raise _YieldedAgainError("the generator yielded more than once; it must yield exactly one value")
-    try:
-        await generator.athrow(exc)
-    except StopAsyncIteration:
-        return
-    except BaseException as raised:
-        if raised is exc:
-            return
-        raise
     raise _YieldedAgainError("the generator yielded again after the scope's exception was thrown into it")
