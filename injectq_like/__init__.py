@@ -1,10 +1,10 @@
 """injectq_like: async-first, type-annotation-driven dependency injection for asyncio and trio."""
 
 from ._container import Container as Container
-from ._inject import Inject as Inject
-from ._inject import Lazy as Lazy
 from ._inject import inject as inject
 from ._keys import Named as Named
+from ._markers import Inject as Inject
+from ._markers import Lazy as Lazy
 from ._providers import Scope as Scope
 from ._registry import Module as Module
 from ._scope import AsyncRequestScope as AsyncRequestScope

@@ -12,10 +12,10 @@ from typing import Any, Self, TypeVar, final, overload
 from ._draw import draw
 from ._graph import Graph
 from ._inject import call
-from ._keys import describe, normalize, runtime_class
+from ._keys import MISSING, describe, normalize, runtime_class
 from ._layers import NO_PLANS, Layer
 from ._plan import ASYNC, SYNC, Compiler, Plan
-from ._providers import MISSING, Kind, Provider, Scope
+from ._providers import Kind, Provider, Scope
 from ._registry import Module, Registrations, Registry, _caller, _check_key, modules_in
 from ._scope import _CLOSED, _OPEN, CURRENT, AsyncRequestScope
 from .exceptions import (

@@ -15,13 +15,13 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, Protocol, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, overload
 
-from ._keys import describe
+from ._markers import Inject, Lazy, is_injected
 from ._plan import Requests
-from ._providers import MISSING, Scope
+from ._providers import Scope
 from ._scope import CURRENT
-from ._signature import Dependency, DepKind, Marker, callable_name, read_dependencies
+from ._signature import Dependency, DepKind, callable_name, read_dependencies, type_hints
 from .exceptions import AnnotationError, NoActiveScopeError
 
 if TYPE_CHECKING:
@@ -43,56 +43,6 @@ class Injected(Protocol[R_co]):
     """
 
     def __call__(self, *args: object, **kwargs: object) -> R_co: ...
-
-
-@final
-class _InjectMarker(Marker):
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "Inject"
-
-
-INJECT: Final = _InjectMarker()
-
-#: ``Inject[T]`` marks a handler parameter to be resolved as ``T``. To a type
-#: checker it is ``T`` itself.
-Inject = Annotated[T, INJECT]
-
-
-@final
-class Lazy(Generic[T]):
-    """A handle resolving ``T`` on its first ``await handle()``, in the scope it was made in.
-
-    Depend on ``Lazy[T]`` (or ``Inject[Lazy[T]]`` in a handler) for a
-    dependency that is expensive and not always needed, or to break a cycle.
-    """
-
-    __slots__ = ("_key", "_scope", "_value")
-
-    def __init__(self, scope: AsyncRequestScope, key: Any) -> None:
-        self._scope = scope
-        self._key = key
-        self._value: Any = MISSING
-
-    @classmethod
-    def _make(cls, scope: AsyncRequestScope, key: Any) -> Lazy[Any]:
-        return cls(scope, key)
-
-    async def __call__(self) -> T:
-        value = self._value
-        if value is MISSING:
-            value = self._value = await self._scope.resolve(self._key)
-        return value  # type: ignore[no-any-return]
-
-    @property
-    def resolved(self) -> bool:
-        """Whether the value has been resolved already."""
-        return self._value is not MISSING
-
-    def __repr__(self) -> str:
-        state = "resolved" if self.resolved else "not resolved yet"
-        return f"<Lazy[{describe(self._key)}] {state}>"
 
 
 # -- injection plans ----------------------------------------------------------------
@@ -150,11 +100,11 @@ def _visible_signature(function: Callable[..., Any]) -> inspect.Signature:
         annotation = parameter.annotation
         if hints is not None:
             annotation = hints.get(parameter.name, annotation)
-            if _is_injected(annotation):
+            if is_injected(annotation):
                 continue
         elif isinstance(annotation, str) and annotation.replace(" ", "").startswith(("Inject[", "Inject[Lazy[")):
             continue  # not evaluable yet: recognise Inject[...] by its text
-        elif _is_injected(annotation):
+        elif is_injected(annotation):
             continue
         kept.append(parameter.replace(annotation=annotation))
     returns = hints.get("return", signature.return_annotation) if hints is not None else signature.return_annotation
@@ -162,14 +112,7 @@ def _visible_signature(function: Callable[..., Any]) -> inspect.Signature:
 
 
 def _hints(function: Callable[..., Any]) -> dict[str, Any]:
-    from ._signature import type_hints
-
     return type_hints(function, owner=callable_name(function))
-
-
-def _is_injected(annotation: Any) -> bool:
-    metadata = getattr(annotation, "__metadata__", ())
-    return any(m is INJECT for m in metadata)
 
 
 class _Plans:

@@ -1,4 +1,4 @@
-"""What a key is, how keys are normalised, and how they are named in messages.
+"""Keys: what a key is, how keys are normalised and named in messages, and ``MISSING``.
 
 A key is a type form that providers are registered against:
 
@@ -14,13 +14,36 @@ key, read by ``_signature``.
 
 from __future__ import annotations
 
+import enum
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, get_args, get_origin
 
 import typing_inspect
 
-__all__ = ["Named", "base_of", "describe", "describe_path", "key_problem", "name_of", "normalize", "runtime_class"]
+__all__ = [
+    "MISSING",
+    "Named",
+    "base_of",
+    "describe",
+    "describe_path",
+    "key_problem",
+    "name_of",
+    "normalize",
+    "runtime_class",
+]
+
+
+class _Missing(enum.Enum):
+    """The sentinel for "not given", distinct from ``None``."""
+
+    MISSING = enum.auto()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing.MISSING
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +91,10 @@ def name_of(key: Any) -> str | None:
 
 
 def key_problem(key: Any) -> str | None:
-    """Why ``key`` cannot be a key, or ``None`` when it can (after ``normalize``)."""
+    """Why ``key`` cannot be a key, or ``None`` when it can (after ``normalize``).
+
+    Markers (``Lazy[T]``) are recognised one level up, by ``_markers.why_not_a_key``.
+    """
     base = base_of(key)
     if isinstance(base, str | typing.ForwardRef):
         return "a string is not a key: pass the type itself"
@@ -79,8 +105,6 @@ def key_problem(key: Any) -> str | None:
     if typing_inspect.is_union_type(base):
         return f"the union {describe(base)} is not a key: register each type on its own"
     origin = get_origin(base)
-    if base is _lazy_class() or (origin is not None and origin is _lazy_class()):
-        return "Lazy[T] is not a key: register T, and depend on Lazy[T] where it should be resolved late"
     if origin is not None:
         if origin is list:
             return "list[T] is not a key: register T with multi=True and depend on list[T]"
@@ -89,12 +113,6 @@ def key_problem(key: Any) -> str | None:
     elif isinstance(base, type | typing.NewType):
         return None
     return f"{base!r} is not a type: keys are classes, generic aliases or NewTypes"
-
-
-def _lazy_class() -> Any:
-    from ._inject import Lazy
-
-    return Lazy
 
 
 def runtime_class(key: Any) -> type | None:

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 
 from ._graph import Edge
-from ._keys import describe, describe_path
-from ._providers import MISSING, Kind, Provider, Scope, Shape
+from ._keys import MISSING, describe, describe_path
+from ._markers import Lazy
+from ._providers import Kind, Provider, Scope, Shape
 from ._scope import ASYNC_CONTEXT_MANAGER, ASYNC_GENERATOR, CONTEXT_MANAGER, GENERATOR, Resumed
 from ._signature import Dependency, DepKind, analyse
 from .exceptions import AsyncProviderError, DIError, MissingProviderError, NoActiveScopeError
@@ -370,7 +371,7 @@ class Compiler:
                 code = "None"  # T | None with T not registered
             elif dependency.kind is DepKind.LAZY:
                 target = edge.targets[0]
-                refs.add("_lazy", _lazy_factory())
+                refs.add("_lazy", Lazy)
                 code = f"_lazy(scope, {refs.add(f'k{self.index[target]}', dependency.key)})"
             else:
                 code, awaited = value(edge.targets[0])
@@ -570,13 +571,6 @@ def _identifier(text: str) -> str:
 
 def _none_plan(_scope: AsyncRequestScope) -> None:
     return None
-
-
-@functools.cache
-def _lazy_factory() -> Any:
-    from ._inject import Lazy
-
-    return Lazy._make
 
 
 def _first_value(scope: AsyncRequestScope, generator: Any, index: int) -> Any:

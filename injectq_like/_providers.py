@@ -1,4 +1,4 @@
-"""The frozen provider records, and the lifetimes they are registered with."""
+"""``Scope`` (the lifetimes), and the frozen ``Provider`` record of one registration."""
 
 from __future__ import annotations
 
@@ -6,24 +6,12 @@ import enum
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, final
+from typing import Any, final
 
 from ._keys import describe
 from ._signature import callable_name
 
-__all__ = ["MISSING", "Kind", "Provider", "Scope"]
-
-
-class _Missing(enum.Enum):
-    """The sentinel for "not given", distinct from ``None``."""
-
-    MISSING = enum.auto()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Final = _Missing.MISSING
+__all__ = ["Kind", "Provider", "Scope", "Shape", "shape_of"]
 
 
 class Scope(enum.IntEnum):

@@ -28,9 +28,10 @@ from collections.abc import (
 from types import FrameType
 from typing import Any, Protocol, TypeVar, get_args, get_origin, overload
 
-from ._keys import Named, base_of, describe, key_problem, name_of, normalize, runtime_class
-from ._providers import MISSING, Kind, Provider, Scope, Shape, shape_of
-from ._signature import _annotated_function, callable_name, type_hints
+from ._keys import MISSING, Named, base_of, describe, name_of, normalize, runtime_class
+from ._markers import why_not_a_key
+from ._providers import Kind, Provider, Scope, Shape, shape_of
+from ._signature import annotated_function, callable_name, type_hints
 from .exceptions import AnnotationError, RegistrationError
 
 __all__ = ["Module", "Registrations", "Registry"]
@@ -159,7 +160,7 @@ def _check_scope(scope: Any, key: Any) -> Scope:
 
 
 def _check_key(key: Any, name: str | None) -> Any:
-    problem = key_problem(normalize(key))
+    problem = why_not_a_key(normalize(key))
     if problem is not None:
         raise RegistrationError(f"cannot register {describe(key)}: {problem}", key=key, hint=KEY_HINT)
     key = normalize(key)
@@ -201,7 +202,7 @@ def _subclass_problem(implementation: type, key: Any) -> str | None:
 
 def _return_annotation(factory: Any, owner: str, key: Any) -> Any:
     """A factory's evaluated return annotation (MISSING if none); its parameters are read later."""
-    function = _annotated_function(factory)
+    function = annotated_function(factory)
     try:
         return type_hints(function, owner=owner).get("return", MISSING)
     except AnnotationError as error:
@@ -492,7 +493,7 @@ class Registrations:
         key = _check_key(key, name)
         if provided is not MISSING:
             returned = runtime_class(normalize(provided))
-            if returned is not None and key_problem(normalize(provided)) is None:
+            if returned is not None and why_not_a_key(normalize(provided)) is None:
                 problem = _subclass_problem(returned, key)
                 if problem is not None:
                     raise RegistrationError(

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, final, overload
 
 import anyio
 
-from ._keys import describe
-from ._providers import MISSING, Scope
+from ._keys import MISSING, describe
+from ._providers import Scope
 from .exceptions import DIError, RegistrationError, ScopeError
 
 if TYPE_CHECKING:

@@ -1,7 +1,8 @@
 """Reading a class's ``__init__`` or a factory's parameters into dependencies.
 
-This runs once per callable, when the registry freezes; nothing here is on
-the per-resolve path. Annotations are evaluated at that point, so string
+This runs once per callable, the first time the graph needs its edges
+(when a plan is compiled or ``validate()`` walks the graph); nothing here is
+on the per-resolve path. Annotations are evaluated at that point, so string
 annotations and ``from __future__ import annotations`` work as long as the
 names exist at runtime (a name imported only under ``TYPE_CHECKING`` is an
 ``AnnotationError`` that says so).
@@ -20,10 +21,19 @@ from typing import Annotated, Any, Final, get_args, get_origin
 
 import typing_inspect
 
-from ._keys import describe, key_problem, normalize
+from ._keys import describe, normalize
+from ._markers import Lazy, Marker, why_not_a_key
 from .exceptions import AnnotationError
 
-__all__ = ["DepKind", "Dependency", "Marker", "analyse", "callable_name", "read_dependencies", "type_hints"]
+__all__ = [
+    "DepKind",
+    "Dependency",
+    "analyse",
+    "annotated_function",
+    "callable_name",
+    "read_dependencies",
+    "type_hints",
+]
 
 _EMPTY: Final = inspect.Parameter.empty
 
@@ -33,12 +43,6 @@ class DepKind(enum.Enum):
     OPTIONAL = "optional"  # T | None: None when T is not registered
     LIST = "list"  # list[T]: every multi=True provider of T
     LAZY = "lazy"  # Lazy[T]: a handle resolved on first await
-
-
-class Marker:
-    """Base of the annotation markers that ``_inject`` defines (``Inject``)."""
-
-    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +67,6 @@ def callable_name(target: Any) -> str:
     return str(name).rpartition("<locals>.")[2]
 
 
-def _lazy_class() -> Any:
-    from ._inject import Lazy
-
-    return Lazy
-
-
 def analyse(annotation: Any, *, owner: str, parameter: str) -> tuple[Any, DepKind, bool]:
     """Split an annotation into (key, how it is depended on, whether it carries a Marker)."""
     marked = False
@@ -90,14 +88,14 @@ def analyse(annotation: Any, *, owner: str, parameter: str) -> tuple[Any, DepKin
     elif origin is list:
         (element,) = get_args(inner) or (typing.Any,)
         kind, inner = DepKind.LIST, element
-    elif origin is not None and origin is _lazy_class():
+    elif origin is Lazy:
         (target,) = get_args(inner)
         kind, inner = DepKind.LAZY, target
-    elif inner is _lazy_class():
+    elif inner is Lazy:
         raise _unusable(owner, parameter, annotation, "Lazy needs a type argument: Lazy[T]")
 
     key = normalize(inner)
-    problem = key_problem(key)
+    problem = why_not_a_key(key)
     if problem is not None:
         raise _unusable(owner, parameter, annotation, problem)
     return key, kind, marked
@@ -199,7 +197,7 @@ def read_dependencies(
         hints = type_hints(function, owner=owner, namespace_of=target, fallback=fallback)
         parameters = list(inspect.signature(function).parameters.values())[1:]
     else:
-        function = _annotated_function(target)
+        function = annotated_function(target)
         hints = type_hints(function, owner=owner, fallback=fallback)
         parameters = list(inspect.signature(target).parameters.values())
 
@@ -236,7 +234,7 @@ def read_dependencies(
     return tuple(dependencies)
 
 
-def _annotated_function(target: Any) -> Any:
+def annotated_function(target: Any) -> Any:
     """Where a callable's annotations live: a partial's function, a callable object's ``__call__``."""
     while isinstance(target, functools.partial):
         target = target.func
