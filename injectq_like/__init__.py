@@ -6,7 +6,7 @@ from ._keys import Named as Named
 from ._markers import Inject as Inject
 from ._markers import Lazy as Lazy
 from ._providers import Scope as Scope
-from ._registry import Module as Module
+from ._registrations import Module as Module
 from ._scope import AsyncRequestScope as AsyncRequestScope
 from .exceptions import AnnotationError as AnnotationError
 from .exceptions import AsyncProviderError as AsyncProviderError

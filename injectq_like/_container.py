@@ -14,9 +14,11 @@ from ._graph import Graph
 from ._inject import call
 from ._keys import MISSING, describe, normalize, runtime_class
 from ._layers import NO_PLANS, Layer
+from ._make_provider import caller, check_key, class_provider, factory_provider, instance_provider, with_options
 from ._plan import ASYNC, SYNC, Compiler, Plan
 from ._providers import Kind, Provider, Scope
-from ._registry import Module, Registrations, Registry, _caller, _check_key, modules_in
+from ._registrations import Module, Registrations, modules_in
+from ._registry import Registry
 from ._scope import _CLOSED, _OPEN, CURRENT, AsyncRequestScope
 from .exceptions import (
     AsyncProviderError,
@@ -516,18 +518,18 @@ class Container(Registrations):
         concurrently in one process do not see each other's.
         """
         self._freeze("the first override")
-        target = _check_key(key, name)
+        target = check_key(key, name)
         if scope is None:
             existing = self._active().graph.provider(target)
             scope = existing.scope if existing is not None else None
         if instance is not MISSING:
-            provider = self._instance_provider(target, implementation, instance, factory, None, None, _caller())
+            provider = instance_provider(target, implementation, instance, factory, None, None, caller())
         elif factory is not None:
-            provider = self._factory_provider(target, implementation, factory, scope, None, _caller())
+            provider = factory_provider(target, implementation, factory, scope, None, caller())
         else:
             chosen = implementation if implementation is not MISSING else target
-            provider = self._class_provider(target, chosen, scope, None, _caller())
-        provider = self._with_options(provider, multi=False, autouse=False, enter=enter)
+            provider = class_provider(target, chosen, scope, None, caller())
+        provider = with_options(provider, multi=False, autouse=False, enter=enter)
         if provider.kind is Kind.INSTANCE:
             pass
         elif self._registry.multi.get(target):
