@@ -20,6 +20,7 @@ from ._providers import Kind, Provider, Scope
 from ._registrations import Module, Registrations, modules_in
 from ._registry import Registry
 from ._scope import _CLOSED, _OPEN, CURRENT, AsyncRequestScope
+from ._validate import problems
 from .exceptions import (
     AsyncProviderError,
     InvalidContainerError,
@@ -469,9 +470,9 @@ class Container(Registrations):
         """
         self._freeze("validate()")
         layer = self._active()
-        problems = layer.graph.problems()
-        if problems:
-            raise InvalidContainerError(problems)
+        found = problems(layer.graph)
+        if found:
+            raise InvalidContainerError(found)
         for key in layer.graph.registry.single:
             self._plan_in(layer, key, ASYNC)
             self._plan_in(layer, key, SYNC)

@@ -1,11 +1,10 @@
-"""The dependency graph built from a frozen registry, and its validation.
+"""The dependency graph of a frozen registry: edges, reachability, dependents, lifetimes.
 
 The graph knows, for every provider, which providers each of its
-parameters resolves to (its edges). ``problems()`` walks it once and
-returns every problem as its own error, each with the resolution path that
-reaches it: missing providers, cycles, lifetime violations and unusable
-annotations. ``_plan`` compiles resolution from the same edges, so what
-``validate()`` accepts is exactly what resolution can build.
+parameters resolves to (its edges), read lazily the first time they are
+asked for. ``_validate`` walks the same edges to find problems and
+``_plan`` compiles resolution from them, so what ``validate()`` accepts is
+exactly what resolution can build.
 """
 
 from __future__ import annotations
@@ -14,19 +13,13 @@ import functools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, get_origin
+from typing import Any
 
-from ._keys import base_of, describe, name_of
+from ._keys import base_of
 from ._providers import Kind, Provider, Scope
 from ._registry import Registry
 from ._signature import Dependency, DepKind, read_dependencies
-from .exceptions import (
-    AnnotationError,
-    CircularDependencyError,
-    DIError,
-    MissingProviderError,
-    ScopeError,
-)
+from .exceptions import AnnotationError
 
 __all__ = ["Edge", "Graph"]
 
@@ -49,7 +42,10 @@ class Edge:
 
 
 class Graph:
-    """Providers and their edges. Built once when the registry freezes; read-only after."""
+    """Providers and their edges, over one registry: the container's own, or an override layer's.
+
+    Read-only once built; edges and lifetimes are worked out on first use and kept.
+    """
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -77,6 +73,13 @@ class Graph:
         if isinstance(found, AnnotationError):
             raise found
         return found
+
+    def usable_edges(self, provider: Provider) -> tuple[Edge, ...]:
+        """The provider's edges, or none when its annotations are unusable (``validate()`` reports it)."""
+        try:
+            return self.edges(provider)
+        except AnnotationError:
+            return ()
 
     def _read_edges(self, provider: Provider) -> tuple[Edge, ...]:
         if provider.kind in (Kind.INSTANCE, Kind.CONTEXT) or provider.target is None:
@@ -115,27 +118,6 @@ class Graph:
         optional = dependency.kind is DepKind.OPTIONAL or dependency.has_default
         return Edge(dependency, (), use_default=optional)
 
-    def hint_for_missing(self, key: Any) -> str:
-        if key in self.registry.multi:
-            return (
-                f"{describe(key)} is registered with multi=True: depend on list[{describe(key)}] "
-                "to get every registration"
-            )
-        base = base_of(key)
-        names = [k for k in self.registry.single if name_of(k) is not None and base_of(k) == base]
-        if name_of(key) is None and names:
-            options = ", ".join(f'Named("{name_of(k)}")' for k in names)
-            return (
-                f"{describe(base)} is registered only under a name: depend on "
-                f"Annotated[{describe(base)}, ...] with one of {options}"
-            )
-        if name_of(key) is not None:
-            unnamed = " (it is registered without a name)" if base in self.registry.single else ""
-            return f"register one under that name{unnamed}: container.register({describe(base)}, name={name_of(key)!r})"
-        if get_origin(base) is not None:
-            return f"register it: container.register({describe(base)}, Implementation)"
-        return f"register it: container.register({describe(base)}) or with a factory"
-
     # -- lifetimes --------------------------------------------------------------
 
     def level(self, provider: Provider) -> tuple[Scope, tuple[Any, ...]]:
@@ -153,26 +135,13 @@ class Graph:
             return result
         self._levels[provider] = (Scope.APP, (provider.key,))  # provisional: cuts cycles
         result = (Scope.APP, (provider.key,))
-        try:
-            edges = self.edges(provider)
-        except AnnotationError:
-            edges = ()
-        for edge in edges:
+        for edge in self.usable_edges(provider):
             for target in edge.targets:
                 level, cause = self.level(target)
                 if level is not Scope.TRANSIENT and level > result[0]:
                     result = (level, (provider.key, *cause))
         self._levels[provider] = result
         return result
-
-    # -- validation ---------------------------------------------------------------
-
-    def problems(self, roots: Iterable[Provider] | None = None) -> list[DIError]:
-        """Every problem reachable from ``roots`` (all providers when ``None``), in a stable order."""
-        walk = _Walk(self)
-        for root in self.providers if roots is None else roots:
-            walk.visit(root, ())
-        return walk.errors
 
     def path(self, start: Provider, key: Any) -> tuple[Any, ...]:
         """The shortest chain of keys from ``start`` to a provider of ``key`` (just ``key`` if none)."""
@@ -191,99 +160,42 @@ class Graph:
         return (start.key, key)
 
     def _targets(self, provider: Provider) -> Iterator[tuple[Provider | None, Any]]:
-        try:
-            edges = self.edges(provider)
-        except AnnotationError:
-            return
-        for edge in edges:
+        for edge in self.usable_edges(provider):
             if not edge.targets:
                 yield None, edge.dependency.key
             for target in edge.targets:
                 yield target, target.key
 
-
-class _Walk:
-    """One depth-first walk that collects problems, each reported once."""
-
-    def __init__(self, graph: Graph) -> None:
-        self.graph = graph
-        self.errors: list[DIError] = []
-        self.done: set[Provider] = set()
-        self.active: dict[Provider, int] = {}  # provider -> its position on the stack
-        self.seen_missing: set[tuple[int, Any]] = set()
-        self.seen_cycles: set[frozenset[int]] = set()
-        self.seen_scope: set[tuple[int, int]] = set()
-
-    def visit(self, provider: Provider, path: tuple[Any, ...]) -> None:
-        if provider in self.done or provider in self.active:
-            return
-        path = (*path, provider.key)
-        try:
-            edges = self.graph.edges(provider)
-        except AnnotationError as error:
-            self.errors.append(error.with_path(path))  # reported once: the provider is done now
-            self.done.add(provider)
-            return
-        self.active[provider] = len(path) - 1
-        stack = list(self.active)
-        for edge in edges:
-            dependency = edge.dependency
-            if edge.missing:
-                marker = (id(provider), dependency.key)
-                if marker not in self.seen_missing:
-                    self.seen_missing.add(marker)
-                    self.errors.append(
-                        MissingProviderError(
-                            dependency.key,
-                            path=(*path, dependency.key),
-                            hint=self.graph.hint_for_missing(dependency.key),
-                        )
-                    )
+    def reachable(self, roots: Iterable[Provider]) -> set[Provider]:
+        """The providers building ``roots`` uses, ``roots`` included (``Lazy`` edges excluded)."""
+        seen: set[Provider] = set()
+        todo = list(roots)
+        while todo:
+            provider = todo.pop()
+            if provider in seen:
                 continue
-            for target in edge.targets:
-                self._check_lifetime(provider, target, path)
-                if edge.lazy:
-                    continue  # a Lazy edge is resolved later: it never closes a cycle
-                if target in self.active:
-                    self._cycle(stack[stack.index(target) :], path)
-                    continue
-                self.visit(target, path)
-        del self.active[provider]
-        self.done.add(provider)
+            seen.add(provider)
+            for edge in self.edges(provider):
+                if not edge.lazy:
+                    todo.extend(edge.targets)
+        return seen
 
-    def _cycle(self, members: list[Provider], path: tuple[Any, ...]) -> None:
-        marker = frozenset(id(p) for p in members)
-        if marker in self.seen_cycles:
-            return
-        self.seen_cycles.add(marker)
-        cycle = (*(p.key for p in members), members[0].key)
-        self.errors.append(CircularDependencyError(cycle, path=(*path, members[0].key)))
+    def dependents(self, key: Any) -> Iterator[Provider]:
+        """Every provider whose instances are built from ``key``'s, directly or not.
 
-    def _check_lifetime(self, provider: Provider, target: Provider, path: tuple[Any, ...]) -> None:
-        if not provider.cached:
-            return  # a TRANSIENT takes the lifetime of its dependencies: checked where it is cached
-        level, cause = self.graph.level(target)
-        if level is Scope.TRANSIENT or level <= provider.scope:
-            return
-        culprit = cause[-1]
-        marker = (id(provider), id(culprit))
-        if marker in self.seen_scope:
-            return
-        self.seen_scope.add(marker)
-        through = f" through {' -> '.join(describe(k) for k in cause[:-1])}" if len(cause) > 1 else ""
-        self.errors.append(
-            ScopeError(
-                f"{describe(provider.key)} ({provider.scope.name}) depends on {describe(culprit)} "
-                f"({level.name}){through}, which lives shorter: the {provider.scope.name} instance "
-                f"would keep a {level.name} one after its scope closed",
-                path=(*path, *cause),
-                hint=(
-                    f"give {describe(provider.key)} a lifetime no longer than {level.name}, "
-                    f"or give {describe(culprit)} one at least as long as {provider.scope.name}"
-                ),
-                dependent=provider.key,
-                dependent_scope=provider.scope,
-                dependency=culprit,
-                dependency_scope=level,
-            )
-        )
+        A ``Lazy`` edge resolves at the time of the await, in whatever layer is
+        active then, so it does not make a dependent.
+        """
+        needs: dict[Any, list[Provider]] = {}
+        for provider in self.providers:
+            for edge in self.usable_edges(provider):
+                if not edge.lazy:
+                    needs.setdefault(edge.dependency.key, []).append(provider)
+        seen: set[Provider] = set()
+        todo = [key]
+        while todo:
+            for provider in needs.get(todo.pop(), ()):
+                if provider not in seen:
+                    seen.add(provider)
+                    todo.append(provider.key)
+                    yield provider

@@ -13,14 +13,13 @@ cached instances.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, final
 
 from ._graph import Graph
 from ._plan import Compiler, Plan
 from ._providers import Provider
 from ._registry import Registry
-from .exceptions import AnnotationError
 
 if TYPE_CHECKING:
     from ._scope import AsyncRequestScope
@@ -61,7 +60,7 @@ class Layer:
         provider = dataclasses.replace(provider, serial=old.serial if old is not None else provider.serial)
         registry.single[key] = provider
         index[provider] = allocate()
-        for dependent in _dependents(graph, key):
+        for dependent in graph.dependents(key):
             copy = dataclasses.replace(dependent)
             index[copy] = allocate()
             if dependent.multi:
@@ -70,28 +69,3 @@ class Layer:
             else:
                 registry.single[dependent.key] = copy
         return Layer(Compiler(Graph(registry), index), parent=self)
-
-
-def _dependents(graph: Graph, key: Any) -> Iterator[Provider]:
-    """Every provider whose instances are built from ``key``'s, directly or not.
-
-    A ``Lazy`` edge resolves at the time of the await, in whatever layer is
-    active then, so it does not make a dependent.
-    """
-    needs: dict[Any, list[Provider]] = {}
-    for provider in graph.providers:
-        try:
-            edges = graph.edges(provider)
-        except AnnotationError:  # an unusable provider depends on nothing here; validate() reports it
-            continue
-        for edge in edges:
-            if not edge.lazy:
-                needs.setdefault(edge.dependency.key, []).append(provider)
-    seen: set[Provider] = set()
-    todo = [key]
-    while todo:
-        for provider in needs.get(todo.pop(), ()):
-            if provider not in seen:
-                seen.add(provider)
-                todo.append(provider.key)
-                yield provider

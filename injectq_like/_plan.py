@@ -34,6 +34,7 @@ from ._markers import Lazy
 from ._providers import Kind, Provider, Scope, Shape
 from ._scope import ASYNC_CONTEXT_MANAGER, ASYNC_GENERATOR, CONTEXT_MANAGER, GENERATOR, Resumed
 from ._signature import Dependency, DepKind, analyse
+from ._validate import hint_for_missing, problems
 from .exceptions import AsyncProviderError, DIError, MissingProviderError, NoActiveScopeError
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class Compiler:
                 if root is None:
                     if kind is DepKind.OPTIONAL:
                         return _none_plan, False
-                    raise MissingProviderError(key, path=(key,), hint=self.graph.hint_for_missing(key))
+                    raise MissingProviderError(key, path=(key,), hint=hint_for_missing(self.graph, key))
                 if kind is DepKind.LAZY:
                     raise MissingProviderError(key, message="resolve() does not take Lazy[T]: resolve T itself")
                 self._check([root])
@@ -155,7 +156,7 @@ class Compiler:
                     raise MissingProviderError(
                         key,
                         path=(requests.owner, key),
-                        hint=self.graph.hint_for_missing(key),
+                        hint=hint_for_missing(self.graph, key),
                         message=f"no provider for {describe(key)}, which {describe(requests.owner)} needs",
                     )
             self._check([target for edge in edges if not edge.lazy for target in edge.targets])
@@ -216,26 +217,13 @@ class Compiler:
         todo = [p for p in roots if p not in self._checked]
         if not todo:
             return
-        problems = self.graph.problems(todo)
-        if problems:
-            raise problems[0]
-        self._checked.update(self._reachable_providers(todo))
+        found = problems(self.graph, todo)
+        if found:
+            raise found[0]
+        self._checked.update(self.graph.reachable(todo))
 
     def _reachable(self, root: Provider) -> set[int]:
-        return {self.index[p] for p in self._reachable_providers([root])}
-
-    def _reachable_providers(self, roots: Sequence[Provider]) -> set[Provider]:
-        seen: set[Provider] = set()
-        todo = list(roots)
-        while todo:
-            provider = todo.pop()
-            if provider in seen:
-                continue
-            seen.add(provider)
-            for edge in self.graph.edges(provider):
-                if not edge.lazy:
-                    todo.extend(edge.targets)
-        return seen
+        return {self.index[p] for p in self.graph.reachable([root])}
 
     # -- expressions -----------------------------------------------------------------
 
