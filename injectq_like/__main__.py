@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final, TextIO
 
-from ._container import Container
+from ._container import Container, runtime_of
 from ._draw import FORMATS
 from .exceptions import DIError, InvalidContainerError
 
@@ -67,7 +67,7 @@ def _check(container: Container, target: str, out: TextIO) -> int:
         print(f"{target}: invalid", file=out)
         print(str(error), file=out)
         return INVALID
-    graph = container._active().graph
+    graph = runtime_of(container).active().graph
     edges = sum(len(graph.edges(p)) for p in graph.providers)
     print(f"{target}: valid ({len(graph.providers)} providers, {edges} dependencies)", file=out)
     return OK

@@ -52,6 +52,7 @@ class Graph:
         self.providers: list[Provider] = registry.all()
         self._edges: dict[Provider, tuple[Edge, ...] | AnnotationError] = {}
         self._levels: dict[Provider, tuple[Scope, tuple[Any, ...]]] = {}
+        self._needs_async: dict[Provider, bool] = {}
 
     # -- lookups ----------------------------------------------------------------
 
@@ -117,6 +118,17 @@ class Graph:
             return Edge(dependency, (found,))
         optional = dependency.kind is DepKind.OPTIONAL or dependency.has_default
         return Edge(dependency, (), use_default=optional)
+
+    def needs_async(self, provider: Provider) -> bool:
+        """Whether building ``provider`` from scratch needs an event loop."""
+        found = self._needs_async.get(provider)
+        if found is None:
+            self._needs_async[provider] = False  # provisional: graphs are checked for cycles first
+            found = provider.is_async or any(
+                self.needs_async(target) for edge in self.edges(provider) if not edge.lazy for target in edge.targets
+            )
+            self._needs_async[provider] = found
+        return found
 
     # -- lifetimes --------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from ._providers import Provider, Scope
 from ._registry import Registry
 from .exceptions import RegistrationError
 
-__all__ = ["Module", "Registrations", "modules_in"]
+__all__ = ["Module", "Registrations", "declare_context", "modules_in", "providers_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -236,3 +236,14 @@ def modules_in(target: Module | str) -> list[Module]:
             hint="define `module = Module()` there and register providers on it",
         )
     return found
+
+
+def providers_of(module: Module) -> list[tuple[Provider, bool]]:
+    """The registrations made on ``module`` itself, as (provider, override) pairs, in order."""
+    return list(module._entries)
+
+
+def declare_context(target: Registrations, key: Any, scope: Scope) -> None:
+    """``register_context(key, scope=scope)`` unless ``key`` is registered already (integrations)."""
+    if key not in target._registry.single:
+        target.register_context(key, scope=scope)

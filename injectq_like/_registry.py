@@ -65,6 +65,15 @@ class Registry:
         providers.sort(key=lambda p: p.serial)
         return providers
 
+    def frozen_copy(self) -> Registry:
+        """A frozen copy whose providers an override layer replaces."""
+        copy = Registry()
+        copy.single = dict(self.single)
+        copy.multi = {key: list(group) for key, group in self.multi.items()}
+        copy.frozen = True
+        copy.frozen_at = self.frozen_at
+        return copy
+
     def freeze(self, reason: str) -> None:
         """Refuse registrations from now on; called once, by the container, before it builds its graph."""
         self.frozen = True

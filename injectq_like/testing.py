@@ -29,7 +29,8 @@ from typing import Any, final
 
 import pytest
 
-from ._container import Container, Override
+from ._container import Container
+from ._overrides import Override
 from ._scope import AsyncRequestScope
 
 __all__ = ["Overrides", "di_container", "di_override", "di_scope", "load_container"]

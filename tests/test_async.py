@@ -36,7 +36,7 @@ class CountingTaskGroups:
             self.count += 1
             return real()
 
-        monkeypatch.setattr("injectq_like._plan.anyio.create_task_group", counting)
+        monkeypatch.setattr("injectq_like._codegen.anyio.create_task_group", counting)
 
 
 @pytest.mark.anyio

@@ -503,7 +503,7 @@ class CountingGroups:
             self.count += 1
             return real()
 
-        monkeypatch.setattr("injectq_like._scope.anyio.create_task_group", counting)
+        monkeypatch.setattr("injectq_like._cleanup.anyio.create_task_group", counting)
 
 
 @pytest.mark.anyio

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, NewType, Protocol
 import pytest
 
 from injectq_like import Container, MissingProviderError, RegistrationError, Scope, ScopeError
+from injectq_like._container import runtime_of
 
 
 class Clock:
@@ -69,7 +70,7 @@ def test_a_freeze_lost_to_another_thread_keeps_the_winners_graph_and_reason() ->
         except BaseException as error:  # pragma: no cover - reported by the assertion below
             frozen_by_other.append(error)
 
-    container._lock = _InterleavingLock(threading.RLock(), other_thread)  # type: ignore[assignment]
+    runtime_of(container).lock = _InterleavingLock(threading.RLock(), other_thread)  # type: ignore[assignment]
     clock = container.resolve_sync(Clock)
 
     assert frozen_by_other == [None]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import injectq_like._inject
+import injectq_like._handlers
 from injectq_like import Container, Inject, Lazy, Scope, ScopeError, inject
 
 
@@ -233,13 +233,13 @@ class _InterleavingLock:
 def test_a_handlers_plan_is_read_once_when_two_threads_call_it_first(monkeypatch: pytest.MonkeyPatch) -> None:
     """When another thread reads the plan between our check and our lock, we use its plan."""
     reads: list[object] = []
-    original = injectq_like._inject.injection_plan
+    original = injectq_like._handlers.injected_parameters
 
     def counting(function: Any) -> Any:
         reads.append(function)
         return original(function)
 
-    monkeypatch.setattr(injectq_like._inject, "injection_plan", counting)
+    monkeypatch.setattr(injectq_like._handlers, "injected_parameters", counting)
     container = Container()
     container.register(Repo)
 

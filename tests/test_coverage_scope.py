@@ -17,6 +17,7 @@ import anyio.lowlevel
 import pytest
 
 from injectq_like import Container, NoActiveScopeError, RegistrationError, Scope, ScopeError
+from injectq_like._container import runtime_of
 
 
 class Audit:
@@ -562,8 +563,8 @@ async def test_threads_creating_a_request_instance_at_once_get_one(monkeypatch: 
     container = Container()
     container.register(Slow, scope=Scope.REQUEST)
     async with container.scope() as scope, container.scope() as other:
-        assert scope._lock is other._lock is container._scopes_lock
-        assert container._root._lock is not scope._lock
+        assert scope.lock is other.lock is runtime_of(container).scopes_lock
+        assert runtime_of(container).root.lock is not scope.lock
 
         def ask() -> Slow:
             gate.wait()

@@ -11,7 +11,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
-import injectq_like._inject
+import injectq_like._handlers
 from injectq_like import (
     AsyncProviderError,
     Container,
@@ -741,13 +741,13 @@ async def test_injection_plan_is_computed_once_at_the_first_call(monkeypatch: py
     """The handler's annotations are read into a plan at the first call, and only then."""
     counted = Counted()
     planned: list[Callable[..., Any]] = []
-    real = injectq_like._inject.injection_plan
+    real = injectq_like._handlers.injected_parameters
 
     def counting(function: Callable[..., Any]) -> Any:
         planned.append(function)
         return real(function)
 
-    monkeypatch.setattr(injectq_like._inject, "injection_plan", counting)
+    monkeypatch.setattr(injectq_like._handlers, "injected_parameters", counting)
 
     async def raw(user_id: int, repo: Inject[UserRepo]) -> UserRepo:
         return repo

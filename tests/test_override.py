@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from injectq_like import Container, RegistrationError, Scope
+from injectq_like._container import runtime_of
 
 
 class Database:
@@ -165,7 +166,7 @@ async def test_local_overrides_are_invisible_to_other_tasks() -> None:
         assert (await container.resolve(Database)).name == "real"  # the parent task sees no override
     assert seen == {"first": ["first", "first"], "second": ["second", "second"]}
     assert container.resolve_sync(Database).name == "real"
-    assert container._local_overrides == 0
+    assert runtime_of(container).layers.local_count == 0
 
 
 @pytest.mark.anyio

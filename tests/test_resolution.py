@@ -19,6 +19,7 @@ from injectq_like import (
     Named,
     Scope,
 )
+from injectq_like._container import runtime_of
 
 T = TypeVar("T")
 
@@ -731,8 +732,8 @@ def test_plans_are_compiled_once() -> None:
     container = Container()
     container.register(Counted)
     container.resolve_sync(Counted)
-    plan = container._sync_plans[Counted]
+    plan = runtime_of(container).sync_resolvers[Counted]
     for _ in range(3):
         container.resolve_sync(Counted)
-    assert container._sync_plans[Counted] is plan
+    assert runtime_of(container).sync_resolvers[Counted] is plan
     assert len(calls) == 4

@@ -285,7 +285,8 @@ def test_di_override_is_undone_after_each_test(pytester: pytest.Pytester) -> Non
 
         def test_real_after_the_local_override(di_container):
             assert di_container.resolve_sync(Database).name == "real"
-            assert di_container._local_overrides == 0
+            from injectq_like._container import runtime_of
+            assert runtime_of(di_container).layers.local_count == 0
         """
     )
     result = pytester.runpytest(*ARGS)

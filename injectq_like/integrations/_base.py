@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Final
 
-from injectq_like._container import Container
-from injectq_like._providers import Scope
+from injectq_like import Container, Scope
 
 __all__ = ["ASGIApp", "ContextFactory", "ScopePerConnection"]
 

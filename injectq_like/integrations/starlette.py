@@ -20,8 +20,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from injectq_like._container import Container
-from injectq_like._providers import Scope
+from injectq_like import Container, Scope
+from injectq_like._registrations import declare_context
 from injectq_like.exceptions import RegistrationError
 
 from ._base import Receive, ScopePerConnection, Send
@@ -50,11 +50,8 @@ def setup(app: Any, container: Container) -> None:
             hint="call setup(app, container) once per app; it opens one scope per connection",
         )
     app.state.injectq_like_container = container
-    registry = container._registry
-    if Request not in registry.single:
-        container.register_context(Request, scope=Scope.REQUEST)
-    if WebSocket not in registry.single:
-        container.register_context(WebSocket, scope=Scope.SESSION)
+    declare_context(container, Request, Scope.REQUEST)
+    declare_context(container, WebSocket, Scope.SESSION)
     app.add_middleware(
         ScopePerConnection,
         container=container,

@@ -1,0 +1,274 @@
+"""A handler's injection plan (which parameters are injected, at which positions, resolved how),
+what a call of it resolves, and ``container.call``.
+
+The first call of a handler reads its annotations into a ``HandlerPlan``;
+every later call only checks which injected arguments the caller left out.
+In the usual case (none passed) one compiled resolver returns them all; else
+the missing ones are resolved one by one. ``HandlerPlan.job`` says which, in
+either mode, so that the sync and async entries of ``@inject`` differ only
+in whether they await.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ._contract import ASYNC, OPEN, Mode, Resolver
+from ._markers import Lazy
+from ._plan import InjectedParameters
+from ._providers import Scope
+from ._runtime import Runtime
+from ._scope import CURRENT, AsyncRequestScope, not_open
+from ._signature import Dependency, DepKind, callable_name, read_dependencies
+from .exceptions import NoActiveScopeError
+
+__all__ = ["HandlerPlan", "Job", "call", "injected_parameters"]
+
+_KEYWORD_ONLY: Final = 1 << 30  # the position of a keyword-only parameter: after every positional one
+
+#: What resolving a call's injected arguments takes: the scope, a function of it returning the
+#: arguments as keywords, and whether that function's result must be awaited.
+Job = tuple[AsyncRequestScope, Resolver, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedParameter:
+    """One ``Inject[...]`` parameter of a handler."""
+
+    name: str
+    position: int  # index among positional parameters; _KEYWORD_ONLY for keyword-only ones
+    request: Any  # what is resolved: the key, list[key] or key | None
+    lazy: bool
+    dependency: Dependency
+
+
+def _request_of(dependency: Dependency) -> Any:
+    key = dependency.key
+    if dependency.kind is DepKind.LIST:
+        return list[key]  # type: ignore[valid-type]
+    if dependency.kind is DepKind.OPTIONAL:
+        return key | None
+    return key
+
+
+def injected_parameters(function: Callable[..., Any]) -> tuple[InjectedParameter, ...]:
+    """The ``Inject[...]`` parameters of ``function``, read once."""
+    dependencies = read_dependencies(function, only_marked=True)
+    positions: dict[str, int] = {}
+    for position, parameter in enumerate(inspect.signature(function).parameters.values()):
+        if parameter.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            positions[parameter.name] = position
+    return tuple(
+        InjectedParameter(
+            name=d.name,
+            position=positions.get(d.name, _KEYWORD_ONLY),
+            request=_request_of(d),
+            lazy=d.kind is DepKind.LAZY,
+            dependency=d,
+        )
+        for d in dependencies
+    )
+
+
+class HandlerPlan:
+    """The injection plan of one handler, made at its first call (thread-safe).
+
+    ``compiled`` is the key of the compiled resolver returning every injected
+    parameter at once, used when the caller passed none of them (the usual case).
+    """
+
+    __slots__ = (
+        "_function",
+        "_lock",
+        "compiled",
+        "first_position",
+        "names",
+        "params",
+        "runtime",
+        "uses",
+        "visible",
+    )
+
+    def __init__(
+        self, function: Callable[..., Any], runtime: Runtime | None = None, uses: tuple[Any, ...] = ()
+    ) -> None:
+        self._function: Callable[..., Any] | None = function
+        self._lock = threading.Lock()
+        self.runtime = runtime  # @inject(container=...)'s, else None: the innermost scope of any container
+        self.uses = uses
+        self.params: tuple[InjectedParameter, ...] | None = None
+        self.compiled: InjectedParameters | None = None
+        self.first_position = 0
+        self.names: frozenset[str] = frozenset()
+        #: The caller's positional parameters, when an injected one comes before one of them
+        #: (``handler(repo: Inject[Repo], user_id: int)``); empty otherwise.
+        self.visible: tuple[str, ...] = ()
+
+    def get(self) -> tuple[InjectedParameter, ...]:
+        params = self.params
+        if params is None:
+            with self._lock:
+                if self.params is None:
+                    function = self._function
+                    assert function is not None
+                    found = injected_parameters(function)
+                    self.compiled = InjectedParameters(function, [p.dependency for p in found])
+                    self.first_position = min((p.position for p in found), default=0)
+                    self.names = frozenset(p.name for p in found)
+                    positional = [
+                        parameter.name
+                        for parameter in inspect.signature(function).parameters.values()
+                        if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+                    ]
+                    visible = tuple(name for name in positional if name not in self.names)
+                    if visible and positional.index(visible[-1]) > self.first_position:
+                        self.visible = visible
+                    self.params = found
+                    self._function = None  # no longer needed: do not keep it alive
+                params = self.params
+        return params
+
+    def rebind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Give positional arguments to the caller's parameters, as the visible signature says.
+
+        With more positional arguments than the caller has parameters, the
+        call names injected ones explicitly: the positions are the function's own.
+        """
+        if len(args) > len(self.visible):
+            return args, kwargs
+        return (), {**dict(zip(self.visible, args, strict=False)), **kwargs}
+
+    def job(
+        self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], mode: Mode
+    ) -> Job | None:
+        """What resolving this call's injected arguments takes, or ``None`` when there is nothing to resolve."""
+        params = self.params or self.get()
+        uses = self.uses
+        if not params and not uses:
+            return None
+        if len(args) <= self.first_position and self.names.isdisjoint(kwargs) and not uses:  # all ours
+            scope = scope_for(self.runtime, function)
+            runtime = scope.runtime
+            key = self.compiled
+            assert key is not None  # made with params, by get()
+            if mode is ASYNC:
+                found = runtime.async_resolvers.get(key)
+                if found is None:
+                    return scope, functools.partial(_compile_and_resolve, key), True
+                if scope.state != OPEN:
+                    raise not_open(scope)
+                return scope, found[0], found[1]
+            resolve = runtime.sync_resolvers.get(key)
+            if resolve is None:
+                resolve = runtime.sync_resolver(key)
+            if scope.state != OPEN:
+                raise not_open(scope)
+            return scope, resolve, False
+        needed = missing(params, args, kwargs)
+        if not needed and not uses:
+            return None
+        scope = scope_for(self.runtime, function)
+        if mode is ASYNC:
+            return scope, functools.partial(resolve_each, needed, uses), True
+        return scope, functools.partial(resolve_each_sync, needed, uses), False
+
+
+async def _compile_and_resolve(key: InjectedParameters, scope: AsyncRequestScope) -> Any:
+    """The first async call of a handler: compile its resolver, then resolve."""
+    resolve, awaits = await scope.runtime.async_resolver(key)
+    if scope.state != OPEN:
+        raise not_open(scope)
+    return await resolve(scope) if awaits else resolve(scope)
+
+
+def scope_for(runtime: Runtime | None, function: Callable[..., Any]) -> AsyncRequestScope:
+    """Where a handler resolves: its container's current scope, else the innermost scope open here."""
+    if runtime is not None:
+        return runtime.current()
+    scope = CURRENT.get()
+    if scope is None:
+        raise NoActiveScopeError(
+            function,
+            Scope.REQUEST,
+            message=f"@inject handler {callable_name(function)}() was called with no scope open to resolve from",
+            hint=(
+                "open a scope around the call (`async with container.scope():`), or decorate with "
+                "@inject(container=container) to resolve from that container's APP scope"
+            ),
+        )
+    return scope
+
+
+def missing(
+    params: tuple[InjectedParameter, ...], args: Sequence[Any], kwargs: dict[str, Any]
+) -> list[InjectedParameter]:
+    """The injected parameters the caller did not pass."""
+    count = len(args)
+    return [p for p in params if p.position >= count and p.name not in kwargs]
+
+
+def _skipped(scope: AsyncRequestScope, param: InjectedParameter) -> bool:
+    """An injected parameter with a default is injected only when its type is registered."""
+    if not param.dependency.has_default:
+        return False
+    return not scope.runtime.provides(param.dependency.key)
+
+
+async def resolve_each(needed: list[InjectedParameter], uses: tuple[Any, ...], scope: AsyncRequestScope) -> Any:
+    """The ``needed`` arguments as keywords, each resolved on its own; then ``uses`` for their effect."""
+    values: dict[str, Any] = {}
+    for param in needed:
+        if not _skipped(scope, param):
+            values[param.name] = Lazy(scope, param.dependency.key) if param.lazy else await scope.resolve(param.request)
+    for used in uses:
+        await scope.resolve(used)
+    return values
+
+
+def resolve_each_sync(needed: list[InjectedParameter], uses: tuple[Any, ...], scope: AsyncRequestScope) -> Any:
+    """``resolve_each`` without an event loop."""
+    values: dict[str, Any] = {}
+    for param in needed:
+        if not _skipped(scope, param):
+            values[param.name] = Lazy(scope, param.dependency.key) if param.lazy else scope.resolve_sync(param.request)
+    for used in uses:
+        scope.resolve_sync(used)
+    return values
+
+
+# -- container.call -----------------------------------------------------------------
+
+# Plans of functions passed to container.call, made once per function. Bound
+# methods are made anew at each attribute access, so they are cached by their
+# function, apart from plain functions (their positions differ by `self`).
+_CALL_PLANS: Final[weakref.WeakKeyDictionary[Any, HandlerPlan]] = weakref.WeakKeyDictionary()
+_BOUND_PLANS: Final[weakref.WeakKeyDictionary[Any, HandlerPlan]] = weakref.WeakKeyDictionary()
+
+
+def _call_params(function: Callable[..., Any]) -> tuple[InjectedParameter, ...]:
+    """The injected parameters of a function passed to ``container.call``."""
+    underlying = getattr(function, "__func__", None)
+    cache, key = (_BOUND_PLANS, underlying) if underlying is not None else (_CALL_PLANS, function)
+    try:
+        plan = cache.get(key)
+        if plan is None:
+            plan = cache.setdefault(key, HandlerPlan(function))
+    except TypeError:  # not weak-referenceable (a builtin, say): read it each time
+        return injected_parameters(function)
+    return plan.get()
+
+
+async def call(runtime: Runtime, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``container.call``: call ``function``, resolving the ``Inject[...]`` arguments the caller left out."""
+    scope = runtime.current()
+    kwargs.update(await resolve_each(missing(_call_params(function), args, kwargs), (), scope))
+    result = function(*args, **kwargs)
+    if inspect.isawaitable(result):
+        return await result
+    return result

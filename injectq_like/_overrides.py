@@ -1,0 +1,202 @@
+"""Layers: the registry as registered, and the overrides stacked on it, global or context-local.
+
+A layer is one consistent view of the providers with its own graph,
+compiler and resolver tables. ``container.override(Key, ...)`` builds a new
+layer from the active one in which the provider of ``Key`` is replaced, and
+every provider that depends on ``Key`` (directly or not) is replaced by a
+copy of itself. Copies get new slots, so no instance built before the
+override (with the old provider) is served while it is active, and no
+instance built during it is served after it ends. Everything else keeps its
+slot, and its cached instances.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, Final, Self, final
+
+from ._contract import AsyncResolver, Resolver
+from ._graph import Graph
+from ._keys import describe
+from ._plan import Compiler
+from ._providers import Provider
+from .exceptions import RegistrationError
+
+__all__ = ["NO_RESOLVERS", "Layer", "Layers", "Override"]
+
+#: The fast-path resolver table while the fast path is off (before the container started,
+#: or while a local override exists): always empty, never written.
+NO_RESOLVERS: Final[dict[Any, Any]] = {}
+
+
+@final
+class Layer:
+    """A graph, its compiler, and the resolvers compiled from it, keyed by what was resolved."""
+
+    __slots__ = ("async_resolvers", "compiler", "parent", "sync_resolvers")
+
+    def __init__(self, compiler: Compiler, parent: Layer | None = None) -> None:
+        self.compiler = compiler
+        self.parent = parent
+        self.async_resolvers: dict[Any, AsyncResolver] = {}
+        self.sync_resolvers: dict[Any, Resolver] = {}
+
+    @property
+    def graph(self) -> Graph:
+        return self.compiler.graph
+
+    def overridden(self, key: Any, provider: Provider, allocate: Callable[[], int]) -> Layer:
+        """A new layer on top of this one, with ``provider`` for ``key``."""
+        graph = self.compiler.graph
+        registry = graph.registry.frozen_copy()
+        slots = dict(self.compiler.slots)
+        old = registry.single.get(key)
+        provider = dataclasses.replace(provider, serial=old.serial if old is not None else provider.serial)
+        registry.single[key] = provider
+        slots[provider] = allocate()
+        for dependent in graph.dependents(key):
+            copy = dataclasses.replace(dependent)
+            slots[copy] = allocate()
+            if dependent.multi:
+                group = registry.multi[dependent.key]
+                group[group.index(dependent)] = copy
+            else:
+                registry.single[dependent.key] = copy
+        return Layer(Compiler(Graph(registry), slots), parent=self)
+
+
+@final
+class Layers:
+    """The base layer, the overrides on top of it, and the slots they hand out.
+
+    ``changed`` is called whenever the layer that resolution uses may have changed.
+    """
+
+    __slots__ = ("_changed", "_global", "_lock", "_next_slot", "_owners", "_stack", "base", "local_count")
+
+    def __init__(self, base: Compiler, lock: threading.RLock, changed: Callable[[], None]) -> None:
+        self._lock = lock
+        self._changed = changed
+        self._owners: dict[int, Compiler] = {}  # slot -> the compiler that gave it out
+        self._next_slot = len(base.slots)
+        self._stack: list[list[Any]] = []  # [key, provider, its layer] of each global override, oldest first
+        self.local_count = 0
+        self._adopt(base)
+        self.base = self._global = Layer(base)
+
+    @property
+    def top(self) -> Layer:
+        """The global layer: the base, or the newest global override."""
+        return self._global
+
+    def active(self) -> Layer:
+        """The layer resolution uses in this context: a local override's, else the global one."""
+        if self.local_count:
+            layer = _LOCAL_LAYERS.get().get(self)
+            if layer is not None:
+                return layer
+        return self._global
+
+    def provider_at(self, slot: int) -> Provider:
+        return self._owners[slot].by_slot[slot]
+
+    def closure(self, slot: int) -> frozenset[int]:
+        return self._owners[slot].closure(slot)
+
+    def _adopt(self, compiler: Compiler) -> None:
+        for slot in compiler.by_slot:
+            self._owners.setdefault(slot, compiler)
+
+    def _allocate(self) -> int:
+        with self._lock:
+            slot = self._next_slot
+            self._next_slot += 1
+            return slot
+
+    def push(self, key: Any, provider: Provider, *, local: bool) -> Callable[[], None]:
+        """Activate a layer with ``provider`` for ``key``; returns what undoes it."""
+        with self._lock:
+            below = self.active() if local else self._global
+            layer = below.overridden(key, provider, self._allocate)
+            self._adopt(layer.compiler)
+            if local:
+                return self._push_local(layer)
+            entry: list[Any] = [key, provider, layer]
+            self._stack.append(entry)
+            self._global = layer
+            self._changed()
+
+            def undo_global() -> None:
+                with self._lock:
+                    stack = self._stack
+                    position = next(n for n, e in enumerate(stack) if e is entry)
+                    del stack[position]
+                    # Rebuild what was stacked on top of the removed override, without it.
+                    rebuilt = stack[position - 1][2] if position else self.base
+                    for above in stack[position:]:
+                        above[2] = rebuilt = rebuilt.overridden(above[0], above[1], self._allocate)
+                        self._adopt(rebuilt.compiler)
+                    self._global = rebuilt
+                    self._changed()
+
+            return undo_global
+
+    def _push_local(self, layer: Layer) -> Callable[[], None]:
+        token = _LOCAL_LAYERS.set({**_LOCAL_LAYERS.get(), self: layer})
+        self.local_count += 1
+        self._changed()
+
+        def undo_local() -> None:
+            with self._lock:
+                try:
+                    _LOCAL_LAYERS.reset(token)
+                except ValueError:  # undone in another context: drop this container's entry there
+                    current = dict(_LOCAL_LAYERS.get())
+                    current.pop(self, None)
+                    _LOCAL_LAYERS.set(current)
+                self.local_count -= 1
+                self._changed()
+
+        return undo_local
+
+
+@final
+class Override:
+    """An override being applied: use it as ``with`` or ``async with``; undone on exit."""
+
+    __slots__ = ("_key", "_local", "_push", "_undo")
+
+    def __init__(self, key: Any, push: Callable[[], Callable[[], None]], *, local: bool) -> None:
+        self._key = key
+        self._push = push
+        self._local = local
+        self._undo: Callable[[], None] | None = None
+
+    def __enter__(self) -> Self:
+        if self._undo is not None:
+            raise RegistrationError("this override is active already", hint="call container.override(...) again")
+        self._undo = self._push()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        undo, self._undo = self._undo, None
+        if undo is not None:
+            undo()
+
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__()
+
+    def __repr__(self) -> str:
+        where = "local" if self._local else "global"
+        state = "active" if self._undo is not None else "inactive"
+        return f"<Override of {describe(self._key)} ({where}, {state})>"
+
+
+#: Local override layers of this context, by the container's layers.
+_LOCAL_LAYERS: ContextVar[Mapping[Layers, Layer]] = ContextVar("injectq_like_local_overrides", default={})  # noqa: B039 - never mutated: replaced by a new mapping

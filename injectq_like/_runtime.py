@@ -1,0 +1,335 @@
+"""``Runtime``: a container at run time, once its registry is frozen.
+
+It owns what resolution needs after registration: the layers (the
+registry's graph and the overrides on it) and their resolver tables, the
+fast path (the active layer's tables, and the APP instances served
+directly), the APP scope and the container's start (APP ``autouse``
+providers), the autouse providers and context values of each level, the
+rules for opening child scopes, and the current scope of this context.
+Scopes see it as their ``ScopeRuntime``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._contract import ASYNC, CLOSED, OPEN, SYNC, AsyncResolver, Mode, Resolver
+from ._graph import Graph
+from ._keys import describe, normalize, runtime_class
+from ._overrides import NO_RESOLVERS, Layer, Layers
+from ._plan import Compiler
+from ._providers import Kind, Provider, Scope
+from ._registry import Registry
+from ._scope import CURRENT, AsyncRequestScope, not_open
+from .exceptions import AsyncProviderError, MissingProviderError, RegistrationError, ScopeError
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """The run-time half of a container (see the module docstring).
+
+    ``publish`` is called with the runtime whenever its fast-path tables
+    change, so that the container can keep its own references to them.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_autouse",
+        "_autouse_runners",
+        "_layers",
+        "_publish",
+        "_registry",
+        "async_resolvers",
+        "context_levels",
+        "lock",
+        "quiet_cleanups",
+        "quiet_creations",
+        "root",
+        "scopes_lock",
+        "started",
+        "sync_resolvers",
+        "values",
+        "values_view",
+    )
+
+    def __init__(self, registry: Registry, publish: Callable[[Runtime], None]) -> None:
+        self._registry = registry
+        self._publish = publish
+        self._layers: Layers | None = None  # made when the registry freezes
+        # Slots whose async cleanups (creations) have finished without waiting (see _cleanup, _codegen.gather).
+        self.quiet_cleanups: set[int] = set()
+        self.quiet_creations: set[int] = set()
+        # APP instances by key, filled as the base layer creates them: ``resolve`` returns one of
+        # these without looking up the current scope (an APP instance is the same in all of them).
+        # ``values_view`` is this dict while the fast path is on, else NO_RESOLVERS.
+        self.values: dict[Any, Any] = {}
+        self.values_view: dict[Any, Any] = NO_RESOLVERS
+        # The fast path's resolver tables: the active layer's, once the container started and
+        # while no local override exists; else NO_RESOLVERS, so that every resolve takes the slow path.
+        self.async_resolvers: dict[Any, AsyncResolver] = NO_RESOLVERS
+        self.sync_resolvers: dict[Any, Resolver] = NO_RESOLVERS
+        self._autouse: dict[Scope, tuple[Provider, ...]] = {}
+        self._autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
+        self.context_levels: dict[Scope, tuple[int, ...]] = {}
+        self.started = False
+        self.lock = threading.RLock()
+        self.scopes_lock = threading.RLock()
+        self.root = self._new_root()
+
+    def _new_root(self) -> AsyncRequestScope:
+        root = AsyncRequestScope(self, Scope.APP, None)
+        root.state = OPEN
+        return root
+
+    # -- freezing and layers ------------------------------------------------------
+
+    @property
+    def frozen(self) -> bool:
+        return self._layers is not None
+
+    def freeze(self, reason: str) -> Compiler:
+        """The base layer's compiler, building the graph the first time (which freezes the registry)."""
+        layers = self._layers
+        if layers is not None:
+            return layers.base.compiler
+        with self.lock:
+            if self._layers is None:
+                self._registry.freeze(reason)
+                graph = Graph(self._registry)
+                compiler = Compiler(graph, values=self.values)
+                self._load_instances(graph)
+                for level in (Scope.APP, Scope.SESSION, Scope.REQUEST):
+                    self._autouse[level] = tuple(p for p in graph.providers if p.autouse and p.scope is level)
+                    if self._autouse[level] and level is not Scope.APP:
+                        self._autouse_runners[level] = functools.partial(self._run_autouse, self._autouse[level])
+                    self.context_levels[level] = tuple(
+                        compiler.slots[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
+                    )
+                self._layers = Layers(compiler, self.lock, self._refresh_fast_path)
+            return self._layers.base.compiler
+
+    def _load_instances(self, graph: Graph) -> None:
+        for provider in graph.registry.single.values():
+            if provider.kind is Kind.INSTANCE:
+                self.values[provider.key] = provider.instance
+
+    @property
+    def layers(self) -> Layers:
+        """The layers (freezes the registry)."""
+        self.freeze("the first resolution")
+        assert self._layers is not None
+        return self._layers
+
+    def active(self) -> Layer:
+        """The layer resolution uses in this context: a local override's, else the global one."""
+        return self.layers.active()
+
+    def _refresh_fast_path(self) -> None:
+        layers = self._layers
+        if layers is not None and self.started and not layers.local_count:
+            top = layers.top
+            self.async_resolvers, self.sync_resolvers = top.async_resolvers, top.sync_resolvers
+            self.values_view = self.values if top is layers.base else NO_RESOLVERS
+        else:
+            self.async_resolvers, self.sync_resolvers = NO_RESOLVERS, NO_RESOLVERS
+            self.values_view = NO_RESOLVERS
+        self._publish(self)
+
+    def resolver_in(self, layer: Layer, key: Any, mode: Mode) -> AsyncResolver:
+        """``key``'s resolver in ``layer``, compiled the first time and kept in the layer's table."""
+        table: dict[Any, Any] = layer.async_resolvers if mode is ASYNC else layer.sync_resolvers
+        try:
+            found = table.get(key)
+        except TypeError:  # an unhashable key: compiled to explain what is wrong, never kept
+            return layer.compiler.resolver(key, mode)
+        if found is not None:
+            return found if mode is ASYNC else (found, False)
+        resolver = layer.compiler.resolver(key, mode)
+        table[key] = resolver if mode is ASYNC else resolver[0]
+        return resolver
+
+    async def async_resolver(self, key: Any) -> AsyncResolver:
+        """The slow path of ``resolve``: compile the resolver, start the container if needed."""
+        if self._layers is None:
+            self.freeze(f"the first resolution of {describe(key)}")
+        resolver = self.resolver_in(self.active(), key, ASYNC)
+        if not self.started:
+            await self.start()
+        return resolver
+
+    def sync_resolver(self, key: Any) -> Resolver:
+        """The slow path of ``resolve_sync``."""
+        if self._layers is None:
+            self.freeze(f"the first resolution of {describe(key)}")
+        function = self.resolver_in(self.active(), key, SYNC)[0]
+        if not self.started:
+            self.start_sync()
+        return function
+
+    def provider_at(self, slot: int) -> Provider:
+        return self.layers.provider_at(slot)
+
+    def closure(self, slot: int) -> frozenset[int]:
+        return self.layers.closure(slot)
+
+    def provides(self, key: Any) -> bool:
+        """Whether ``key`` has a provider in the active layer (freezes the container)."""
+        return self.active().graph.provider(normalize(key)) is not None
+
+    def push_override(self, key: Any, provider: Provider, *, local: bool) -> Callable[[], None]:
+        return self.layers.push(key, provider, local=local)
+
+    # -- starting and closing -------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the APP ``autouse`` instances; from then on the fast path is on."""
+        compiler = self.freeze("the container's start")
+        root = self.root
+        for provider in self._autouse.get(Scope.APP, ()):
+            await compiler.getter(provider, ASYNC)(root)
+        self.started = True
+        self._refresh_fast_path()
+
+    def start_sync(self) -> None:
+        compiler = self.freeze("the container's start")
+        root = self.root
+        for provider in self._autouse.get(Scope.APP, ()):
+            if compiler.needs_async(provider) and compiler.slots[provider] not in root.cache:
+                raise AsyncProviderError(
+                    provider.key,
+                    provider.describe(),
+                    hint="it is an APP autouse provider: enter the container first (`async with container:`), "
+                    "or resolve something with `await container.resolve(...)` before resolve_sync",
+                )
+            compiler.getter(provider, SYNC)(root)
+        self.started = True
+        self._refresh_fast_path()
+
+    def autouse_runner(self, level: Scope) -> Callable[[AsyncRequestScope], Any] | None:
+        """What a scope of ``level`` runs when it opens: ``None`` when there are no autouse providers."""
+        if self._layers is None:
+            if not any(p.autouse and p.scope is level for p in self._registry.all()):
+                return None
+            self.freeze("opening a scope with autouse providers")
+        return self._autouse_runners.get(level)
+
+    async def _run_autouse(self, providers: tuple[Provider, ...], scope: AsyncRequestScope) -> None:
+        if not self.started:
+            await self.start()
+        compiler = self.freeze("opening a scope")
+        for provider in providers:
+            await compiler.getter(provider, ASYNC)(scope)
+
+    async def enter(self) -> None:
+        """``async with container``: start it (again, after it was closed)."""
+        if self.root.state == CLOSED:
+            self.reopen()
+        await self.start()
+
+    async def close(self, exc: BaseException | None) -> None:
+        """Dispose of the APP scope's instances; the container starts afresh afterwards."""
+        root = self.root
+        self.reopen()
+        await root.dispose(exc)
+
+    def reopen(self) -> None:
+        self.root = self._new_root()
+        self.started = False
+        self.values.clear()
+        layers = self._layers
+        if layers is not None:
+            self._load_instances(layers.base.compiler.graph)
+        self._refresh_fast_path()
+
+    # -- scopes --------------------------------------------------------------------------
+
+    def current(self) -> AsyncRequestScope:
+        """This container's innermost open scope in this context, else its APP scope."""
+        scope = CURRENT.get()
+        while scope is not None:
+            if scope.runtime is self:
+                return scope
+            scope = scope.outer
+        return self.root
+
+    def scope(self, level: Scope, context: Mapping[Any, Any] | None) -> AsyncRequestScope:
+        """A new scope of ``level``, child of the current scope."""
+        parent = self.current()
+        if level is Scope.REQUEST and parent.state == OPEN:  # the common case, checked in full below
+            return AsyncRequestScope(self, level, parent, context)
+        return self.child_scope(parent, level, context)
+
+    def child_scope(
+        self,
+        parent: AsyncRequestScope,
+        level: Scope,
+        context: Mapping[Any, Any] | None,
+    ) -> AsyncRequestScope:
+        if level not in (Scope.SESSION, Scope.REQUEST):
+            raise ScopeError(
+                f"cannot open a scope of level {level!r}",
+                hint="open Scope.REQUEST (the default) or Scope.SESSION scopes; the APP scope is the container's",
+            )
+        if parent.state != OPEN:
+            raise not_open(parent)
+        if level is Scope.SESSION and (
+            parent.levels[Scope.REQUEST] is not None or self.current().levels[Scope.REQUEST] is not None
+        ):
+            raise ScopeError(
+                "cannot open a SESSION scope inside a REQUEST scope: a session outlives its requests",
+                hint="open the SESSION scope first, and REQUEST scopes inside it: "
+                "`async with container.scope(Scope.SESSION) as session: async with session.scope(): ...`",
+            )
+        return AsyncRequestScope(self, level, parent, context)
+
+    def fill_context(self, scope: AsyncRequestScope, context: Mapping[Any, Any] | None) -> None:
+        """Put a new scope's context values in its cache (inheriting its parent's of the same level)."""
+        compiler = self.freeze("opening a scope with context values")
+        level = scope.level
+        cache = scope.cache
+        parent = scope.parent
+        same_level = parent.levels[level] if parent is not None else None
+        if same_level is not None:
+            for slot in self.context_levels.get(level, ()):
+                if slot in same_level.cache:
+                    cache[slot] = same_level.cache[slot]
+        if not context:
+            return
+        for given, value in context.items():
+            key = normalize(given)
+            provider = compiler.graph.provider(key)
+            if provider is None or provider.kind is not Kind.CONTEXT:
+                raise MissingProviderError(
+                    key,
+                    message=f"the scope was given a value for {describe(key)}, which is not a declared context value",
+                    hint=f"declare it first: container.register_context({describe(key)}, scope=Scope.{level.name})",
+                )
+            if provider.scope is not level:
+                raise ScopeError(
+                    f"{describe(key)} is a context value of {provider.scope.name} scopes, "
+                    f"but was given to a {level.name} scope",
+                    key=key,
+                    hint=f"pass it when opening the {provider.scope.name} scope",
+                )
+            _check_context_value(key, value)
+            cache[compiler.slots[provider]] = value
+
+
+def _check_context_value(key: Any, value: Any) -> None:
+    expected = runtime_class(key)
+    if expected is None:
+        return
+    try:
+        ok = isinstance(value, expected)
+    except TypeError:
+        ok = True
+    if not ok:
+        raise RegistrationError(
+            f"the context value given for {describe(key)} is a {type(value).__qualname__}",
+            key=key,
+            hint=f"pass an instance of {describe(key)}",
+        )
