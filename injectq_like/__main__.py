@@ -13,14 +13,14 @@ message, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
 from ._container import Container, runtime_of
 from ._draw import FORMATS
+from ._loading import TargetError, load_container
 from .exceptions import DIError, InvalidContainerError
 
 __all__ = ["main"]
@@ -30,34 +30,10 @@ INVALID: Final = 1
 UNLOADABLE: Final = 2
 
 
-class _Unloadable(Exception):  # noqa: N818 - a private signal, never seen by users
-    pass
-
-
 def _load(target: str) -> Container:
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        raise _Unloadable(f"{target!r} is not of the form MODULE:ATTR (for example myapp.di:container)")
     if os.getcwd() not in sys.path and "" not in sys.path:  # noqa: PTH109 - like `python -m`
         sys.path.insert(0, os.getcwd())  # noqa: PTH109
-    try:
-        found: Any = importlib.import_module(module_name)
-    except ImportError as error:
-        raise _Unloadable(f"cannot import {module_name!r}: {error}") from None
-    except DIError:
-        raise  # the module's container is wrong: reported as invalid
-    except Exception as error:  # noqa: BLE001 - any failure to import is reported, never a traceback
-        raise _Unloadable(f"importing {module_name!r} failed: {type(error).__name__}: {error}") from None
-    for part in attribute.split("."):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise _Unloadable(f"{module_name!r} has no attribute {attribute!r}") from None
-    if callable(found) and not isinstance(found, Container):
-        found = found()
-    if not isinstance(found, Container):
-        raise _Unloadable(f"{target} is a {type(found).__name__}, not a Container (or a function returning one)")
-    return found
+    return load_container(target)
 
 
 def _check(container: Container, target: str, out: TextIO) -> int:
@@ -104,7 +80,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         container = _load(arguments.target)
-    except _Unloadable as error:
+    except TargetError as error:
         print(f"error: {error}", file=sys.stderr)
         return UNLOADABLE
     except DIError as error:  # raised while the module built its container

@@ -46,14 +46,14 @@ class InjectedParameters:
     Hashed by identity: each handler has one, used as its key in the resolver tables.
     """
 
-    __slots__ = ("__weakref__", "dependencies", "owner")
+    __slots__ = ("__weakref__", "dependencies", "handler")
 
-    def __init__(self, owner: Any, dependencies: Sequence[Dependency]) -> None:
-        self.owner = owner  # the handler, named in resolution paths
+    def __init__(self, handler: Any, dependencies: Sequence[Dependency]) -> None:
+        self.handler = handler  # named in resolution paths
         self.dependencies = tuple(dependencies)
 
     def __repr__(self) -> str:
-        return f"<injected parameters of {describe(self.owner)}>"
+        return f"<injected parameters of {describe(self.handler)}>"
 
 
 class Compiler:
@@ -115,24 +115,24 @@ class Compiler:
             )
             return self._builder.define(name, source, refs), asynchronous
 
-    def _handler_resolver(self, requests: InjectedParameters, mode: Mode) -> AsyncResolver:
+    def _handler_resolver(self, handler_parameters: InjectedParameters, mode: Mode) -> AsyncResolver:
         """One function resolving all the injected parameters of a handler, as a dict of keyword arguments."""
         with self._lock:
-            edges = [self.graph.edge(dependency) for dependency in requests.dependencies]
+            edges = [self.graph.edge(dependency) for dependency in handler_parameters.dependencies]
             for edge in edges:
                 if edge.missing:
                     key = edge.dependency.key
                     raise MissingProviderError(
                         key,
-                        path=(requests.owner, key),
+                        path=(handler_parameters.handler, key),
                         hint=hint_for_missing(self.graph, key),
-                        message=f"no provider for {describe(key)}, which {describe(requests.owner)} needs",
+                        message=f"no provider for {describe(key)}, which {describe(handler_parameters.handler)} needs",
                     )
             self._check([target for edge in edges if not edge.lazy for target in edge.targets])
             refs = Refs()
             statements, arguments, awaits = self._builder.arguments_for(edges, mode, refs, keywords=True)
-            refs.add("_failed", functools.partial(self._notes.add, None, requests.owner))
-            name = f"inject_{identifier(describe(requests.owner))}"
+            refs.add("_failed", functools.partial(self._notes.add, None, handler_parameters.handler))
+            name = f"inject_{identifier(describe(handler_parameters.handler))}"
             asynchronous = mode is ASYNC and awaits
             body = "".join(f"        {line}\n" for line in statements)
             source = (

@@ -187,25 +187,32 @@ class Runtime:
 
     async def start(self) -> None:
         """Create the APP ``autouse`` instances; from then on the fast path is on."""
-        compiler = self.freeze("the container's start")
-        root = self.root
-        for provider in self._autouse.get(Scope.APP, ()):
-            await compiler.getter(provider, ASYNC)(root)
-        self.started = True
-        self._refresh_fast_path()
+        for create in self._app_autouse(ASYNC):
+            await create(self.root)
+        self._started()
 
     def start_sync(self) -> None:
+        """``start`` without an event loop: an async APP autouse provider not created yet is refused."""
+        for create in self._app_autouse(SYNC):
+            create(self.root)
+        self._started()
+
+    def _app_autouse(self, mode: Mode) -> list[Resolver]:
+        """The getters that create the APP autouse instances, in registration order."""
         compiler = self.freeze("the container's start")
-        root = self.root
-        for provider in self._autouse.get(Scope.APP, ()):
-            if compiler.needs_async(provider) and compiler.slots[provider] not in root.cache:
-                raise AsyncProviderError(
-                    provider.key,
-                    provider.describe(),
-                    hint="it is an APP autouse provider: enter the container first (`async with container:`), "
-                    "or resolve something with `await container.resolve(...)` before resolve_sync",
-                )
-            compiler.getter(provider, SYNC)(root)
+        providers = self._autouse.get(Scope.APP, ())
+        if mode is SYNC:
+            for provider in providers:
+                if compiler.needs_async(provider) and compiler.slots[provider] not in self.root.cache:
+                    raise AsyncProviderError(
+                        provider.key,
+                        provider.describe(),
+                        hint="it is an APP autouse provider: enter the container first (`async with container:`), "
+                        "or resolve something with `await container.resolve(...)` before resolve_sync",
+                    )
+        return [compiler.getter(provider, mode) for provider in providers]
+
+    def _started(self) -> None:
         self.started = True
         self._refresh_fast_path()
 

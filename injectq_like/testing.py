@@ -23,13 +23,13 @@ Installed with the package (entry point ``pytest11``), it offers three fixtures:
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, final
 
 import pytest
 
 from ._container import Container
+from ._loading import load_container
 from ._overrides import Override
 from ._scope import AsyncRequestScope
 
@@ -44,23 +44,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "the container under test, as module:attribute (a Container, or a function returning one)",
         default="",
     )
-
-
-def load_container(target: str) -> Container:
-    """The container named by ``module:attribute``; a zero-argument function is called."""
-    module_name, _, attribute = target.partition(":")
-    if not module_name or not attribute:
-        msg = f"{target!r} is not of the form module:attribute"
-        raise ValueError(msg)
-    found: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        found = getattr(found, part)
-    if callable(found) and not isinstance(found, Container):
-        found = found()
-    if not isinstance(found, Container):
-        msg = f"{target} is a {type(found).__name__}, not a Container"
-        raise TypeError(msg)
-    return found
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ that made the mistake, naming the type involved and saying how to fix it.
 
 import abc
 import functools
+import inspect
 import sys
 import typing
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -1231,3 +1232,11 @@ def test_registration_errors_are_di_errors_and_value_errors() -> None:
     error = _raises(lambda: Container().register("Clock"))
     assert isinstance(error, DIError)
     assert isinstance(error, ValueError)
+
+
+def test_the_not_given_sentinel_reads_as_missing_in_signatures() -> None:
+    """help(Container.register) shows ``= MISSING`` where an argument was not given, not an enum member."""
+    for register in (Container.register, Module.register, Container.override):
+        signature = inspect.signature(register)
+        assert repr(signature.parameters["implementation"].default) == "MISSING"
+        assert "instance: 'Any' = MISSING" in str(signature)

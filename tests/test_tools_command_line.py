@@ -116,7 +116,7 @@ def test_a_module_that_fails_to_import_is_unloadable_without_a_traceback(
 def test_a_di_error_raised_by_validate_itself_is_reported_not_raised(target: Path) -> None:
     """Whatever DIError ``check`` meets is printed as ``[ErrorType] message`` with exit status 1.
 
-    The container registers ``Lazy[Clock]`` as a key (see test_coverage_plan:
+    The container registers ``Lazy[Clock]`` as a key (see test_resolution_edge_cases:
     validate() then raises a MissingProviderError rather than listing it).
     """
     status, output = run("check", f"{MODULE}:lazy_key")
