@@ -26,7 +26,7 @@ from ._providers import Kind, Scope
 from ._registrations import Module, Registrations, modules_in, providers_of
 from ._registry import Registry
 from ._runtime import Runtime
-from ._scope import AsyncRequestScope, not_open
+from ._scope import CURRENT, AsyncRequestScope, not_open
 from ._validate import problems
 from .exceptions import InvalidContainerError, RegistrationError
 
@@ -127,7 +127,15 @@ class Container(Registrations):
 
         ``context`` supplies the values declared with ``register_context``.
         """
-        return self._runtime.scope(level, context)
+        runtime = self._runtime
+        parent = CURRENT.get()
+        if parent is None:
+            parent = runtime.root
+        elif parent.runtime is not runtime:
+            parent = runtime.current()
+        if level is Scope.REQUEST and parent.state == OPEN:  # the common case, checked in full below
+            return AsyncRequestScope(runtime, level, parent, context)
+        return runtime.child_scope(parent, level, context)
 
     # -- resolution ------------------------------------------------------------------------
 
@@ -149,9 +157,14 @@ class Container(Registrations):
             function, awaits = self._async_resolvers[key]
         except (KeyError, TypeError):
             function, awaits = await self._runtime.async_resolver(key)
-        scope = self._runtime.current()
-        if scope.state != OPEN:
-            raise not_open(scope)
+        scope = CURRENT.get()
+        if scope is None:  # no scope open: the APP scope, always open
+            scope = self._runtime.root
+        else:
+            if scope.runtime is not self._runtime:
+                scope = self._runtime.current()
+            if scope.state != OPEN:
+                raise not_open(scope)
         if awaits:
             return await function(scope)
         return function(scope)
@@ -174,7 +187,11 @@ class Container(Registrations):
             function = self._sync_resolvers[key]
         except (KeyError, TypeError):
             function = self._runtime.sync_resolver(key)
-        scope = self._runtime.current()
+        scope = CURRENT.get()
+        if scope is None:  # no scope open: the APP scope, always open
+            return function(self._runtime.root)
+        if scope.runtime is not self._runtime:
+            scope = self._runtime.current()
         if scope.state != OPEN:
             raise not_open(scope)
         return function(scope)

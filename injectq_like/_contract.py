@@ -116,6 +116,14 @@ class ScopeRuntime(CleanupFacts, Protocol):
         """The lock that sync creation in every scope but the APP one takes."""
 
     @property
+    def frozen(self) -> bool:
+        """Whether the registry is frozen (and ``autouse_runners`` is filled in)."""
+
+    @property
+    def autouse_runners(self) -> Mapping[Scope, Callable[[Any], Awaitable[None]]]:
+        """What a new scope of each level runs when it opens (levels without autouse: absent)."""
+
+    @property
     def context_levels(self) -> Mapping[Scope, tuple[int, ...]]:
         """The slots of the context values of each level (filled in only once frozen)."""
 

@@ -4,14 +4,13 @@ what a call of it resolves, and ``container.call``.
 The first call of a handler reads its annotations into a ``HandlerPlan``;
 every later call only checks which injected arguments the caller left out.
 In the usual case (none passed) one compiled resolver returns them all; else
-the missing ones are resolved one by one. ``HandlerPlan.job`` says which, in
-either mode, so that the sync and async entries of ``@inject`` differ only
-in whether they await.
+the missing ones are resolved one by one. ``HandlerPlan.arguments`` does
+either, in either mode, so that the sync and async entries of ``@inject``
+differ only in whether they await.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 import threading
 import weakref
@@ -19,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._contract import ASYNC, OPEN, Mode, Resolver
+from ._contract import ASYNC, OPEN, Mode
 from ._markers import Lazy
 from ._plan import InjectedParameters
 from ._providers import Scope
@@ -28,13 +27,9 @@ from ._scope import CURRENT, AsyncRequestScope, not_open
 from ._signature import Dependency, DepKind, callable_name, read_dependencies
 from .exceptions import NoActiveScopeError
 
-__all__ = ["HandlerPlan", "Job", "call", "injected_parameters"]
+__all__ = ["HandlerPlan", "call", "injected_parameters"]
 
 _KEYWORD_ONLY: Final = 1 << 30  # the position of a keyword-only parameter: after every positional one
-
-#: What resolving a call's injected arguments takes: the scope, a function of it returning the
-#: arguments as keywords, and whether that function's result must be awaited.
-Job = tuple[AsyncRequestScope, Resolver, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,42 +139,59 @@ class HandlerPlan:
             return args, kwargs
         return (), {**dict(zip(self.visible, args, strict=False)), **kwargs}
 
-    def job(
-        self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], mode: Mode
-    ) -> Job | None:
-        """What resolving this call's injected arguments takes, or ``None`` when there is nothing to resolve."""
-        params = self.params or self.get()
-        uses = self.uses
-        if not params and not uses:
+    def arguments(
+        self,
+        function: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        mode: Mode,
+    ) -> Any:
+        """The injected arguments this call leaves out, as a dict of keywords (in async mode,
+        a dict or an awaitable of one), or ``None`` when there is nothing to resolve.
+
+        ``get()`` must have been called (the wrapper does, before ``rebind``).
+        """
+        if self.uses or len(args) > self.first_position or not self.names.isdisjoint(kwargs):
+            return self._each(function, args, kwargs, mode)
+        if not self.params:
             return None
-        if len(args) <= self.first_position and self.names.isdisjoint(kwargs) and not uses:  # all ours
-            scope = scope_for(self.runtime, function)
-            runtime = scope.runtime
-            key = self.compiled
-            assert key is not None  # made with params, by get()
-            if mode is ASYNC:
-                found = runtime.async_resolvers.get(key)
-                if found is None:
-                    return scope, functools.partial(_compile_and_resolve, key), True
-                if scope.state != OPEN:
-                    raise not_open(scope)
-                return scope, found[0], found[1]
-            resolve = runtime.sync_resolvers.get(key)
-            if resolve is None:
-                resolve = runtime.sync_resolver(key)
-            if scope.state != OPEN:
-                raise not_open(scope)
-            return scope, resolve, False
-        needed = missing(params, args, kwargs)
-        if not needed and not uses:
-            return None
-        scope = scope_for(self.runtime, function)
+        # The usual case: the caller passed none of the injected arguments; one resolver makes them all.
+        runtime = self.runtime
+        scope = CURRENT.get() if runtime is None else runtime.current()
+        if scope is None:
+            raise _no_scope(function)
+        key = self.compiled
         if mode is ASYNC:
-            return scope, functools.partial(resolve_each, needed, uses), True
-        return scope, functools.partial(resolve_each_sync, needed, uses), False
+            try:
+                resolve, _ = scope.runtime.async_resolvers[key]
+            except KeyError:
+                return _compile_and_resolve(key, scope)
+        else:
+            try:
+                resolve = scope.runtime.sync_resolvers[key]
+            except KeyError:
+                resolve = scope.runtime.sync_resolver(key)
+        if scope.state != OPEN:
+            raise not_open(scope)
+        return resolve(scope)  # a dict, or (async mode) a coroutine giving one
+
+    def _each(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], mode: Mode) -> Any:
+        """``arguments`` when the caller passed some injected arguments, or with ``uses``."""
+        params = self.params
+        assert params is not None
+        needed = missing(params, args, kwargs)
+        if not needed and not self.uses:
+            return None
+        runtime = self.runtime
+        scope = CURRENT.get() if runtime is None else runtime.current()
+        if scope is None:
+            raise _no_scope(function)
+        if mode is ASYNC:
+            return resolve_each(needed, self.uses, scope)
+        return resolve_each_sync(needed, self.uses, scope)
 
 
-async def _compile_and_resolve(key: InjectedParameters, scope: AsyncRequestScope) -> Any:
+async def _compile_and_resolve(key: InjectedParameters | None, scope: AsyncRequestScope) -> Any:
     """The first async call of a handler: compile its resolver, then resolve."""
     resolve, awaits = await scope.runtime.async_resolver(key)
     if scope.state != OPEN:
@@ -187,22 +199,16 @@ async def _compile_and_resolve(key: InjectedParameters, scope: AsyncRequestScope
     return await resolve(scope) if awaits else resolve(scope)
 
 
-def scope_for(runtime: Runtime | None, function: Callable[..., Any]) -> AsyncRequestScope:
-    """Where a handler resolves: its container's current scope, else the innermost scope open here."""
-    if runtime is not None:
-        return runtime.current()
-    scope = CURRENT.get()
-    if scope is None:
-        raise NoActiveScopeError(
-            function,
-            Scope.REQUEST,
-            message=f"@inject handler {callable_name(function)}() was called with no scope open to resolve from",
-            hint=(
-                "open a scope around the call (`async with container.scope():`), or decorate with "
-                "@inject(container=container) to resolve from that container's APP scope"
-            ),
-        )
-    return scope
+def _no_scope(function: Callable[..., Any]) -> NoActiveScopeError:
+    return NoActiveScopeError(
+        function,
+        Scope.REQUEST,
+        message=f"@inject handler {callable_name(function)}() was called with no scope open to resolve from",
+        hint=(
+            "open a scope around the call (`async with container.scope():`), or decorate with "
+            "@inject(container=container) to resolve from that container's APP scope"
+        ),
+    )
 
 
 def missing(

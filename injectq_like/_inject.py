@@ -115,11 +115,11 @@ def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple
                 plan.get()
             if plan.visible and args:
                 args, kwargs = plan.rebind(args, kwargs)
-            job = plan.job(function, args, kwargs, ASYNC)
-            if job is None:
+            values = plan.arguments(function, args, kwargs, ASYNC)
+            if values is None:
                 return await function(*args, **kwargs)
-            scope, resolve, awaits = job
-            values = await resolve(scope) if awaits else resolve(scope)
+            if values.__class__ is not dict:
+                values = await values
             if kwargs:
                 values.update(kwargs)
             return await function(*args, **values)
@@ -133,11 +133,9 @@ def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple
                 plan.get()
             if plan.visible and args:
                 args, kwargs = plan.rebind(args, kwargs)
-            job = plan.job(function, args, kwargs, SYNC)
-            if job is None:
+            values = plan.arguments(function, args, kwargs, SYNC)
+            if values is None:
                 return function(*args, **kwargs)
-            scope, resolve, _ = job
-            values = resolve(scope)
             if kwargs:
                 values.update(kwargs)
             return function(*args, **values)

@@ -39,12 +39,13 @@ class Runtime:
     __slots__ = (
         "__weakref__",
         "_autouse",
-        "_autouse_runners",
         "_layers",
         "_publish",
         "_registry",
         "async_resolvers",
+        "autouse_runners",
         "context_levels",
+        "frozen",
         "lock",
         "quiet_cleanups",
         "quiet_creations",
@@ -73,9 +74,10 @@ class Runtime:
         self.async_resolvers: dict[Any, AsyncResolver] = NO_RESOLVERS
         self.sync_resolvers: dict[Any, Resolver] = NO_RESOLVERS
         self._autouse: dict[Scope, tuple[Provider, ...]] = {}
-        self._autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
+        self.autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
         self.context_levels: dict[Scope, tuple[int, ...]] = {}
         self.started = False
+        self.frozen = False
         self.lock = threading.RLock()
         self.scopes_lock = threading.RLock()
         self.root = self._new_root()
@@ -86,10 +88,6 @@ class Runtime:
         return root
 
     # -- freezing and layers ------------------------------------------------------
-
-    @property
-    def frozen(self) -> bool:
-        return self._layers is not None
 
     def freeze(self, reason: str) -> Compiler:
         """The base layer's compiler, building the graph the first time (which freezes the registry)."""
@@ -105,11 +103,12 @@ class Runtime:
                 for level in (Scope.APP, Scope.SESSION, Scope.REQUEST):
                     self._autouse[level] = tuple(p for p in graph.providers if p.autouse and p.scope is level)
                     if self._autouse[level] and level is not Scope.APP:
-                        self._autouse_runners[level] = functools.partial(self._run_autouse, self._autouse[level])
+                        self.autouse_runners[level] = functools.partial(self._run_autouse, self._autouse[level])
                     self.context_levels[level] = tuple(
                         compiler.slots[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
                     )
                 self._layers = Layers(compiler, self.lock, self._refresh_fast_path)
+                self.frozen = True
             return self._layers.base.compiler
 
     def _load_instances(self, graph: Graph) -> None:
@@ -222,7 +221,7 @@ class Runtime:
             if not any(p.autouse and p.scope is level for p in self._registry.all()):
                 return None
             self.freeze("opening a scope with autouse providers")
-        return self._autouse_runners.get(level)
+        return self.autouse_runners.get(level)
 
     async def _run_autouse(self, providers: tuple[Provider, ...], scope: AsyncRequestScope) -> None:
         if not self.started:
@@ -255,20 +254,18 @@ class Runtime:
     # -- scopes --------------------------------------------------------------------------
 
     def current(self) -> AsyncRequestScope:
-        """This container's innermost open scope in this context, else its APP scope."""
+        """This container's innermost open scope in this context, else its APP scope.
+
+        The hot paths (``Container.resolve``, ``Container.scope``) first try the two common
+        cases themselves (no scope open; one of this container's innermost) and call this
+        for the rest.
+        """
         scope = CURRENT.get()
         while scope is not None:
             if scope.runtime is self:
                 return scope
             scope = scope.outer
         return self.root
-
-    def scope(self, level: Scope, context: Mapping[Any, Any] | None) -> AsyncRequestScope:
-        """A new scope of ``level``, child of the current scope."""
-        parent = self.current()
-        if level is Scope.REQUEST and parent.state == OPEN:  # the common case, checked in full below
-            return AsyncRequestScope(self, level, parent, context)
-        return self.child_scope(parent, level, context)
 
     def child_scope(
         self,

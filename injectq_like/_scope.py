@@ -174,7 +174,9 @@ class AsyncRequestScope:
         self.outer = CURRENT.get()
         self._token = CURRENT.set(self)
         self.state = OPEN
-        autouse = self.runtime.autouse_runner(self.level)
+        runtime = self.runtime
+        # Once frozen, the runners are known: no call.
+        autouse = runtime.autouse_runners.get(self.level) if runtime.frozen else runtime.autouse_runner(self.level)
         if autouse is not None:
             try:
                 await autouse(self)
@@ -197,8 +199,10 @@ class AsyncRequestScope:
             self.levels = _NO_LEVELS
             self._unbind()
             return
+        self.state = CLOSING
+        exits, self.exits = self.exits, []
         try:
-            await self.dispose(exc)
+            self._closed(exc, await run_exits(exits, exc, self.runtime))
         finally:
             self._unbind()
 
@@ -215,11 +219,15 @@ class AsyncRequestScope:
     async def dispose(self, exc: BaseException | None) -> None:
         """Run every exit (``exc``, the body's exception, thrown in) and forget the instances.
 
-        ``__aexit__`` calls it, and the container for its APP scope, which is never entered.
+        How the container closes its APP scope, which is never entered; ``__aexit__``
+        does the same (with no coroutine between it and the cleanups) and unbinds.
         """
         self.state = CLOSING
         exits, self.exits = self.exits, []
-        failures = await run_exits(exits, exc, self.runtime) if exits else None
+        self._closed(exc, await run_exits(exits, exc, self.runtime) if exits else None)
+
+    def _closed(self, exc: BaseException | None, failures: list[BaseException] | None) -> None:
+        """Forget the instances; raise the cleanups' failures (after ``exc``) as one group."""
         self.state = CLOSED
         self.cache.clear()
         if self._parent is not None:

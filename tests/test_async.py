@@ -41,32 +41,40 @@ class CountingTaskGroups:
 
 @pytest.mark.anyio
 async def test_independent_async_factories_run_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two factories that each wait 0.1 s resolve together in about 0.1 s."""
+    """Two factories that each wait resolve together: both start before either ends.
+
+    (Which is why two that each wait 0.1 s resolve in about 0.1 s; the order of
+    events says so without timing anything.)
+    """
     groups = CountingTaskGroups(monkeypatch)
+    events: list[str] = []
 
     async def slow() -> Slow:
-        await anyio.sleep(0.1)
+        events.append("slow starts")
+        await anyio.sleep(0.01)
+        events.append("slow ends")
         return Slow()
 
     async def slow_too() -> SlowToo:
-        await anyio.sleep(0.1)
+        events.append("slow_too starts")
+        await anyio.sleep(0.01)
+        events.append("slow_too ends")
         return SlowToo()
 
     container = Container()
     container.register(factory=slow)
     container.register(factory=slow_too, scope=Scope.APP)
     container.register(Pair)
-    started = anyio.current_time()
     pair = await container.resolve(Pair)
-    elapsed = anyio.current_time() - started
     assert isinstance(pair.slow, Slow)
     assert isinstance(pair.slow_too, SlowToo)
-    assert 0.1 <= elapsed < 0.18
+    assert sorted(events[:2]) == ["slow starts", "slow_too starts"]
+    assert sorted(events[2:]) == ["slow ends", "slow_too ends"]
     assert groups.count == 1
 
-    started = anyio.current_time()
+    events.clear()
     again = await container.resolve(Pair)  # SlowToo is cached now: only one to create, no group
-    assert anyio.current_time() - started < 0.18
+    assert events == ["slow starts", "slow ends"]
     assert again.slow_too is pair.slow_too
     assert groups.count == 1
 
@@ -364,15 +372,20 @@ async def test_factories_that_never_wait_are_not_given_tasks(monkeypatch: pytest
     """
     groups = CountingTaskGroups(monkeypatch)
     delay = 0.0
+    events: list[str] = []
 
     async def slow() -> Slow:
+        events.append("slow starts")
         if delay:
             await anyio.sleep(delay)
+        events.append("slow ends")
         return Slow()
 
     async def slow_too() -> SlowToo:
+        events.append("slow_too starts")
         if delay:
             await anyio.sleep(delay)
+        events.append("slow_too ends")
         return SlowToo()
 
     container = Container()
@@ -386,12 +399,13 @@ async def test_factories_that_never_wait_are_not_given_tasks(monkeypatch: pytest
         assert isinstance(pair.slow, Slow)
         assert isinstance(pair.slow_too, SlowToo)
     assert groups.count == 1
-    delay = 0.05
-    started = anyio.current_time()
+    delay = 0.01
+    events.clear()
     await container.resolve(Pair)  # both wait now: this once, one after the other
-    assert anyio.current_time() - started >= 0.095  # two waits of 0.05 s, with timer granularity
+    assert events == ["slow starts", "slow ends", "slow_too starts", "slow_too ends"]
     assert groups.count == 1
-    started = anyio.current_time()
+    events.clear()
     await container.resolve(Pair)  # and concurrently from then on
-    assert anyio.current_time() - started < 0.09
+    assert sorted(events[:2]) == ["slow starts", "slow_too starts"]
+    assert sorted(events[2:]) == ["slow ends", "slow_too ends"]
     assert groups.count == 2
