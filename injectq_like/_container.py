@@ -207,7 +207,7 @@ class Container(Registrations):
     # -- checking --------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Check the whole graph and compile every plan; raise ``InvalidContainerError`` listing
+        """Check the whole graph and compile every resolver; raise ``InvalidContainerError`` listing
         every problem (missing providers, cycles, lifetime violations, unusable annotations).
         """
         runtime = self._runtime

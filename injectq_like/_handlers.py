@@ -250,7 +250,7 @@ def resolve_each_sync(needed: list[InjectedParameter], uses: tuple[Any, ...], sc
 
 # -- container.call -----------------------------------------------------------------
 
-# Plans of functions passed to container.call, made once per function. Bound
+# Injection plans of functions passed to container.call, made once per function. Bound
 # methods are made anew at each attribute access, so they are cached by their
 # function, apart from plain functions (their positions differ by `self`).
 _CALL_PLANS: Final[weakref.WeakKeyDictionary[Any, HandlerPlan]] = weakref.WeakKeyDictionary()

@@ -1,7 +1,7 @@
 """The annotation markers: ``Inject[T]`` for a handler's injected parameters, ``Lazy[T]`` for late resolution.
 
 They sit at the bottom of the package so that reading annotations
-(``_signature``), checking keys and compiling plans can all recognise them
+(``_signature``), checking keys and compiling resolvers can all recognise them
 without importing anything above.
 """
 

@@ -1,7 +1,7 @@
 """Reading a class's ``__init__`` or a factory's parameters into dependencies.
 
 This runs once per callable, the first time the graph needs its edges
-(when a plan is compiled or ``validate()`` walks the graph); nothing here is
+(when a resolver is compiled or ``validate()`` walks the graph); nothing here is
 on the per-resolve path. Annotations are evaluated at that point, so string
 annotations and ``from __future__ import annotations`` work as long as the
 names exist at runtime (a name imported only under ``TYPE_CHECKING`` is an
