@@ -25,7 +25,7 @@ from ._codegen import (
     wait_pending,
 )
 from ._contract import ASYNC, ASYNC_GENERATOR, SYNC, Mode, Resolver
-from ._failures import async_provider, no_context, no_scope
+from ._failures import async_cleanup_in_sync_scope, async_provider, no_context, no_scope
 from ._graph import Edge, Graph
 from ._keys import MISSING, describe
 from ._markers import Lazy
@@ -295,7 +295,12 @@ class Builder:
         if mode is SYNC and provider.is_async:
             refs.add("_async_error", functools.partial(async_provider, provider))
             return ["raise _async_error()"]
+        guard = []
+        if provider.shape is Shape.ASYNC_GENERATOR or provider.async_enter:
+            refs.add("_held_by_sync_scope", functools.partial(async_cleanup_in_sync_scope, provider))
+            guard = ["if scope.sync:", "    raise _held_by_sync_scope()"]
         statements, arguments, _ = self._arguments(provider, mode, refs)
+        statements[:0] = guard
         call = f"{refs.add(f'p{i}', provider.target)}({arguments})"
         shape = provider.shape
         if shape is Shape.VALUE:

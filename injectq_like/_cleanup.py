@@ -1,4 +1,5 @@
-"""Closing a scope: its exits run in waves, dependents first, with every failure kept.
+"""Closing a scope, with or without an event loop: its exits run in waves, dependents first,
+with every failure kept.
 
 A cleanup runs only after the cleanups of every instance that depends on it
 (known statically from the graph); the cleanups of one wave are independent
@@ -29,8 +30,9 @@ from ._contract import (
 )
 from ._keys import describe
 from ._shield import Resumed, cancel_state, on_asyncio, shield_opened
+from .exceptions import AsyncProviderError
 
-__all__ = ["YieldedAgainError", "finish_generator", "grouped", "run_exits"]
+__all__ = ["YieldedAgainError", "finish_generator", "grouped", "needs_event_loop", "run_exits", "run_exits_sync"]
 
 
 class YieldedAgainError(RuntimeError):
@@ -54,6 +56,46 @@ async def run_exits(exits: list[Exit], exc: BaseException | None, facts: Cleanup
     if exc is not None:
         exc.__traceback__ = traceback
     return failures
+
+
+def run_exits_sync(exits: list[Exit], exc: BaseException | None, facts: CleanupFacts) -> list[BaseException]:
+    """``run_exits`` without an event loop, for a scope entered with ``with``.
+
+    Such a scope never holds an async cleanup (creating one there is refused);
+    an ``on_close`` callback that returns an awaitable all the same is a
+    failure, its awaitable closed unawaited.
+    """
+    failures: list[BaseException] = []
+    traceback = exc.__traceback__ if exc is not None else None
+    for wave in _waves(exits, facts) if len(exits) > 1 else (exits,):
+        for entry, awaitable in _run_sync_exits(wave, exc, failures, facts):
+            close = getattr(awaitable, "close", None)
+            if close is not None:
+                close()
+            failures.append(_described(needs_event_loop(entry, facts), entry, facts))
+    if exc is not None:
+        exc.__traceback__ = traceback
+    return failures
+
+
+def needs_event_loop(entry: Exit, facts: CleanupFacts) -> AsyncProviderError:
+    """The error for an async exit where no event loop can run it."""
+    if entry[0] == CALLBACK_SLOT:
+        callback = entry[2]
+        name = f"on_close callback {getattr(callback, '__qualname__', callback)!r}"
+        return AsyncProviderError(
+            None,
+            name,
+            message=f"the {name} is async, and this scope closes without an event loop",
+            hint="register a sync callback on a scope entered with `with`, or enter the scope with `async with`",
+        )
+    provider = facts.provider_at(entry[0])
+    return AsyncProviderError(
+        provider.key,
+        provider.describe(),
+        message=f"{describe(provider.key)} is provided by the {provider.describe()}, whose cleanup needs an event loop",
+        hint="close it with `await` (`async with`, `await container.aclose()`), or make its cleanup sync",
+    )
 
 
 def grouped(exc: BaseException | None, failures: list[BaseException]) -> BaseExceptionGroup[BaseException]:

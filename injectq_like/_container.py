@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, final, overload
 
 from ._contract import ASYNC, OPEN, SYNC, AsyncResolver, Resolver
 from ._draw import draw
@@ -27,8 +27,12 @@ from ._registrations import Module, Registrations, modules_in, providers_of
 from ._registry import Registry
 from ._runtime import Runtime
 from ._scope import CURRENT, AsyncRequestScope, not_open
+from ._signature import named_key
 from ._validate import problems
 from .exceptions import InvalidContainerError, RegistrationError
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm  # a type checker's name; never imported at run time
 
 __all__ = ["Container", "runtime_of"]
 
@@ -114,6 +118,29 @@ class Container(Registrations):
         """
         await self._runtime.close(None)
 
+    def __enter__(self) -> Self:
+        """Start the container without an event loop: APP ``autouse`` providers are created now
+        (an async one is refused with ``AsyncProviderError``).
+        """
+        self._runtime.enter_sync()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._runtime.close_sync(exc)
+
+    def close(self) -> None:
+        """``aclose()`` without an event loop: dispose of every APP instance, dependents first.
+
+        When one of them (or an ``on_close`` callback) needs an event loop to clean up,
+        ``AsyncProviderError`` names it before any cleanup runs: ``await aclose()`` instead.
+        """
+        self._runtime.close_sync(None)
+
     def on_close(self, callback: Callable[[], Any]) -> None:
         """Run ``callback`` (sync or async) when the container closes, before the cleanups
         of every APP instance that exists now.
@@ -140,13 +167,18 @@ class Container(Registrations):
     # -- resolution ------------------------------------------------------------------------
 
     @overload
-    async def resolve(self, key: type[T], /) -> T: ...
+    async def resolve(self, key: type[T], /, *, name: str | None = None) -> T: ...
     @overload
-    async def resolve(self, key: Callable[..., T], /) -> T: ...
+    async def resolve(self, key: Callable[..., T], /, *, name: str | None = None) -> T: ...
     @overload
-    async def resolve(self, key: Any, /) -> Any: ...
-    async def resolve(self, key: Any, /) -> Any:
-        """An instance of ``key``, resolved in this container's current scope (else its APP scope)."""
+    async def resolve(self, key: TypeForm[T], /, *, name: str | None = None) -> T: ...
+    async def resolve(self, key: Any, /, *, name: str | None = None) -> Any:
+        """An instance of ``key``, resolved in this container's current scope (else its APP scope).
+
+        ``name="x"`` asks for the registration named ``x``: the same as ``Annotated[key, Named("x")]``.
+        """
+        if name is not None:
+            key = named_key(key, name)
         try:
             value = self._values_view.get(key, MISSING)
         except TypeError:  # an unhashable key: the slow path explains
@@ -170,13 +202,15 @@ class Container(Registrations):
         return function(scope)
 
     @overload
-    def resolve_sync(self, key: type[T], /) -> T: ...
+    def resolve_sync(self, key: type[T], /, *, name: str | None = None) -> T: ...
     @overload
-    def resolve_sync(self, key: Callable[..., T], /) -> T: ...
+    def resolve_sync(self, key: Callable[..., T], /, *, name: str | None = None) -> T: ...
     @overload
-    def resolve_sync(self, key: Any, /) -> Any: ...
-    def resolve_sync(self, key: Any, /) -> Any:
+    def resolve_sync(self, key: TypeForm[T], /, *, name: str | None = None) -> T: ...
+    def resolve_sync(self, key: Any, /, *, name: str | None = None) -> Any:
         """Like ``resolve``, without an event loop: ``AsyncProviderError`` if the graph needs one."""
+        if name is not None:
+            key = named_key(key, name)
         try:
             value = self._values_view.get(key, MISSING)
         except TypeError:  # an unhashable key: the slow path explains

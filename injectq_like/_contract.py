@@ -136,6 +136,9 @@ class ScopeRuntime(CleanupFacts, Protocol):
     def provides(self, key: Any) -> bool:
         """Whether ``key`` has a provider in the layer this context resolves with."""
 
+    def sync_autouse(self, level: Scope) -> list[Resolver]:
+        """What a new scope of ``level`` entered with ``with`` creates when it opens."""
+
     def autouse_runner(self, level: Scope) -> Callable[[Any], Awaitable[None]] | None:
         """What a new scope of ``level`` runs when it opens, ``None`` when nothing."""
 

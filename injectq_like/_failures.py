@@ -15,7 +15,7 @@ from ._keys import describe, describe_path
 from ._providers import Kind, Provider
 from .exceptions import AsyncProviderError, DIError, MissingProviderError, NoActiveScopeError
 
-__all__ = ["PATH_NOTE", "PathNotes", "async_provider", "no_context", "no_scope"]
+__all__ = ["PATH_NOTE", "PathNotes", "async_cleanup_in_sync_scope", "async_provider", "no_context", "no_scope"]
 
 #: The start of the note naming where a failure was raised.
 PATH_NOTE: Final = "injectq_like: raised"
@@ -41,6 +41,20 @@ def no_context(provider: Provider) -> DIError:
 def async_provider(provider: Provider) -> DIError:
     """``resolve_sync`` reached an async provider whose instance does not exist yet."""
     return AsyncProviderError(provider.key, provider.describe())
+
+
+def async_cleanup_in_sync_scope(provider: Provider) -> DIError:
+    """An instance whose cleanup is async was to be held by a scope entered with ``with``."""
+    how = "an async context manager (enter=True)" if provider.async_enter else "async after its yield"
+    return AsyncProviderError(
+        provider.key,
+        provider.describe(),
+        message=f"{describe(provider.key)} is provided by the {provider.describe()}, whose cleanup is {how}, "
+        f"but the {provider.scope.name if provider.cached else 'current'} scope that would hold it was "
+        "entered with `with` and closes without an event loop",
+        hint="enter that scope with `async with`, or give the provider a sync cleanup "
+        "(a generator factory, or a sync context manager)",
+    )
 
 
 class PathNotes:

@@ -175,6 +175,16 @@ class HandlerPlan:
             raise not_open(scope)
         return resolve(scope)  # a dict, or (async mode) a coroutine giving one
 
+    def new_scope(self, function: Callable[..., Any], level: Scope) -> AsyncRequestScope:
+        """A new scope of ``level`` for one call (``@inject(scope=...)``), not entered yet: a child
+        of the container's current scope, else of the innermost scope open here.
+        """
+        runtime = self.runtime
+        parent = CURRENT.get() if runtime is None else runtime.current()
+        if parent is None:
+            raise _no_scope(function)
+        return parent.scope(level)
+
     def _each(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], mode: Mode) -> Any:
         """``arguments`` when the caller passed some injected arguments, or with ``uses``."""
         params = self.params

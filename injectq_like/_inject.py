@@ -1,26 +1,30 @@
-"""``@inject``: a handler's wrapper, one body with thin sync and async entries, and the
-signature callers and frameworks see (without the injected parameters).
+"""``@inject``: a handler's wrapper, of the same kind as the handler (coroutine function, async
+generator function, generator function or plain function), and what callers and frameworks
+see of it: the signature and annotations without the injected parameters.
 
 A handler marks the parameters it wants injected with ``Inject[T]``; every
-other parameter is the caller's. What a call resolves is ``_handlers``'
-job; the wrapper only asks it, awaits when async, and calls the handler.
+other parameter is the caller's. What a call resolves is ``_handlers``' job;
+each wrapper only asks it, awaits when async, and calls (or iterates) the
+handler, inside a scope of its own when ``scope=`` asks for one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import Any, Protocol, TypeVar, overload
 
 from ._container import Container, runtime_of
 from ._contract import ASYNC, SYNC
 from ._handlers import HandlerPlan
 from ._markers import is_injected
+from ._providers import Scope
 from ._signature import callable_name, type_hints
-from .exceptions import AnnotationError
+from .exceptions import AnnotationError, RegistrationError
 
-__all__ = ["Injected", "inject"]
+__all__ = ["InjectDecorator", "Injected", "inject"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,17 +35,207 @@ class Injected(Protocol[R_co]):
     """What ``@inject`` returns, to a type checker: callable without its injected arguments.
 
     Its parameters are typed ``object`` rather than ``Any`` so that overloads
-    taking it (``container.call``) still infer the return type.
+    taking it (``container.call``) still infer the return type. The mypy
+    plugin (``plugins = ["injectq_like.mypy"]``) replaces it with the
+    handler's own signature, the injected parameters made optional.
     """
 
     def __call__(self, *args: object, **kwargs: object) -> R_co: ...
+
+
+class InjectDecorator(Protocol):
+    """What ``@inject(...)`` with arguments returns: the decorator itself."""
+
+    def __call__(self, function: Callable[..., R], /) -> Injected[R]: ...
+
+
+@overload
+def inject(function: Callable[..., R], /) -> Injected[R]: ...
+
+
+@overload
+def inject(
+    *,
+    container: Container | None = None,
+    uses: Sequence[Any] = (),
+    scope: Scope | None = None,
+) -> InjectDecorator: ...
+
+
+def inject(
+    function: Callable[..., Any] | None = None,
+    /,
+    *,
+    container: Container | None = None,
+    uses: Sequence[Any] = (),
+    scope: Scope | None = None,
+) -> Any:
+    """Resolve a handler's ``Inject[T]`` parameters when it is called.
+
+    ``@inject`` resolves from the innermost scope open in this context, of
+    whatever container; ``@inject(container=c)`` from ``c``'s current scope,
+    else ``c``'s APP scope. An argument the caller passes always wins; when
+    every injected argument is passed (and there is no ``uses=``), nothing
+    is resolved. ``uses=(T, ...)`` resolves providers the handler needs for
+    their effect before each call. ``scope=Scope.REQUEST`` (or ``SESSION``)
+    runs every call in a new scope of that level, a child of the current
+    one, closed when the call returns or raises (for a generator handler,
+    when it finishes or is closed).
+
+    The wrapper is of the handler's kind: ``async def``, ``async def`` with
+    ``yield``, ``def`` with ``yield`` or plain ``def`` (resolved with
+    ``resolve_sync``, its scope entered with ``with``); methods, static and
+    class methods work too.
+    """
+    if scope is not None and scope not in (Scope.SESSION, Scope.REQUEST):
+        raise RegistrationError(
+            f"@inject(scope={scope!r}) cannot open a scope of that level for each call",
+            hint="use scope=Scope.REQUEST (or Scope.SESSION), or leave it out to resolve in the current scope",
+        )
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        if isinstance(function, staticmethod | classmethod):
+            return type(function)(decorate(function.__func__))
+        plan = HandlerPlan(function, runtime_of(container) if container is not None else None, tuple(uses))
+        wrapper = _wrap(function, plan, scope)
+        signature = _visible_signature(function)
+        wrapper.__signature__ = signature  # type: ignore[attr-defined]
+        wrapper.__annotations__ = _annotations(signature)
+        wrapper.__injectq_like__ = plan  # type: ignore[attr-defined]
+        return wrapper
+
+    if function is not None:
+        return decorate(function)
+    return decorate
+
+
+def _wrap(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) -> Callable[..., Any]:
+    """The wrapper of ``function``'s kind; with ``level``, each call in a new scope of that level."""
+    if inspect.isasyncgenfunction(function):
+        return _async_generator_wrapper(function, plan, level)
+    if inspect.isgeneratorfunction(function):
+        return _generator_wrapper(function, plan, level)
+    if inspect.iscoroutinefunction(function):
+        wrapper = _coroutine_wrapper(function, plan)
+        if level is None:
+            return wrapper
+
+        @functools.wraps(function)
+        async def scoped_coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
+            async with plan.new_scope(function, level):
+                return await wrapper(*args, **kwargs)
+
+        return scoped_coroutine_wrapper
+    sync_wrapper = _function_wrapper(function, plan)
+    if level is None:
+        return sync_wrapper
+
+    @functools.wraps(function)
+    def scoped_function_wrapper(*args: Any, **kwargs: Any) -> Any:
+        with plan.new_scope(function, level):
+            return sync_wrapper(*args, **kwargs)
+
+    return scoped_function_wrapper
+
+
+def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Callable[..., Any]:
+    @functools.wraps(function)
+    async def coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
+        if plan.params is None:
+            plan.get()
+        if plan.visible and args:
+            args, kwargs = plan.rebind(args, kwargs)
+        values = plan.arguments(function, args, kwargs, ASYNC)
+        if values is None:
+            return await function(*args, **kwargs)
+        if values.__class__ is not dict:
+            values = await values
+        if kwargs:
+            values.update(kwargs)
+        return await function(*args, **values)
+
+    return coroutine_wrapper
+
+
+def _function_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def function_wrapper(*args: Any, **kwargs: Any) -> Any:
+        if plan.params is None:
+            plan.get()
+        if plan.visible and args:
+            args, kwargs = plan.rebind(args, kwargs)
+        values = plan.arguments(function, args, kwargs, SYNC)
+        if values is None:
+            return function(*args, **kwargs)
+        if kwargs:
+            values.update(kwargs)
+        return function(*args, **values)
+
+    return function_wrapper
+
+
+def _generator_wrapper(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) -> Callable[..., Any]:
+    call = _function_wrapper(function, plan)  # makes the generator, its arguments resolved
+
+    @functools.wraps(function)
+    def generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        with plan.new_scope(function, level) if level is not None else contextlib.nullcontext():
+            return (yield from call(*args, **kwargs))
+
+    return generator_wrapper
+
+
+def _async_generator_wrapper(
+    function: Callable[..., Any], plan: HandlerPlan, level: Scope | None
+) -> Callable[..., Any]:
+    make = _coroutine_wrapper(_returning(function), plan)  # the async generator, its arguments resolved
+
+    @functools.wraps(function)
+    async def async_generator_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        async with plan.new_scope(function, level) if level is not None else contextlib.nullcontext():
+            generator = await make(*args, **kwargs)
+            try:
+                value = await generator.__anext__()
+            except StopAsyncIteration:
+                return
+            while True:  # hand every value out, and what the caller sends or throws in
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    await generator.aclose()
+                    raise
+                except BaseException as error:  # noqa: BLE001 - thrown into the handler, as the caller meant
+                    try:
+                        value = await generator.athrow(error)
+                    except StopAsyncIteration:
+                        return
+                else:
+                    try:
+                        value = await generator.asend(sent)
+                    except StopAsyncIteration:
+                        return
+
+    return async_generator_wrapper
+
+
+def _returning(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as a coroutine function returning what calling it gives (an async generator)."""
+
+    @functools.wraps(function)
+    async def returning(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return returning
+
+
+# -- what callers see --------------------------------------------------------------
 
 
 def _visible_signature(function: Callable[..., Any]) -> inspect.Signature:
     """``function``'s signature without its ``Inject[...]`` parameters."""
     signature = inspect.signature(function)
     try:
-        hints = _hints(function)
+        hints = type_hints(function, owner=callable_name(function))
     except AnnotationError:
         hints = None
     kept = []
@@ -56,92 +250,20 @@ def _visible_signature(function: Callable[..., Any]) -> inspect.Signature:
         elif is_injected(annotation):
             continue
         kept.append(parameter.replace(annotation=annotation))
-    returns = hints.get("return", signature.return_annotation) if hints is not None else signature.return_annotation
+    returns = signature.return_annotation
+    if hints is not None and "return" in hints:
+        # get_type_hints turns `-> None` into NoneType; frameworks read None as "no body"
+        returns = None if hints["return"] is type(None) else hints["return"]
     return signature.replace(parameters=kept, return_annotation=returns)
 
 
-def _hints(function: Callable[..., Any]) -> dict[str, Any]:
-    return type_hints(function, owner=callable_name(function))
-
-
-@overload
-def inject(function: Callable[..., R], /) -> Injected[R]: ...
-
-
-@overload
-def inject(
-    *,
-    container: Container | None = None,
-    uses: Sequence[Any] = (),
-) -> Callable[[Callable[..., R]], Injected[R]]: ...
-
-
-def inject(
-    function: Callable[..., Any] | None = None,
-    /,
-    *,
-    container: Container | None = None,
-    uses: Sequence[Any] = (),
-) -> Any:
-    """Resolve a handler's ``Inject[T]`` parameters when it is called.
-
-    ``@inject`` resolves from the innermost scope open in this context, of
-    whatever container; ``@inject(container=c)`` from ``c``'s current scope,
-    else ``c``'s APP scope. An argument the caller passes always wins; when
-    every injected argument is passed (and there is no ``uses=``), nothing
-    is resolved. ``uses=(T, ...)`` resolves providers the handler needs for
-    their effect before each call. Works on ``async def`` and on ``def``
-    (resolved with ``resolve_sync``), on methods, static and class methods.
-    """
-
-    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        if isinstance(function, staticmethod | classmethod):
-            return type(function)(decorate(function.__func__))
-        return _wrap(function, container, tuple(uses))
-
-    if function is not None:
-        return decorate(function)
-    return decorate
-
-
-def _wrap(function: Callable[..., Any], container: Container | None, uses: tuple[Any, ...]) -> Callable[..., Any]:
-    plan = HandlerPlan(function, runtime_of(container) if container is not None else None, uses)
-
-    if inspect.iscoroutinefunction(function):
-
-        @functools.wraps(function)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if plan.params is None:
-                plan.get()
-            if plan.visible and args:
-                args, kwargs = plan.rebind(args, kwargs)
-            values = plan.arguments(function, args, kwargs, ASYNC)
-            if values is None:
-                return await function(*args, **kwargs)
-            if values.__class__ is not dict:
-                values = await values
-            if kwargs:
-                values.update(kwargs)
-            return await function(*args, **values)
-
-        wrapper: Callable[..., Any] = async_wrapper
-    else:
-
-        @functools.wraps(function)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if plan.params is None:
-                plan.get()
-            if plan.visible and args:
-                args, kwargs = plan.rebind(args, kwargs)
-            values = plan.arguments(function, args, kwargs, SYNC)
-            if values is None:
-                return function(*args, **kwargs)
-            if kwargs:
-                values.update(kwargs)
-            return function(*args, **values)
-
-        wrapper = sync_wrapper
-
-    wrapper.__signature__ = _visible_signature(function)  # type: ignore[attr-defined]
-    wrapper.__injectq_like__ = plan  # type: ignore[attr-defined]
-    return wrapper
+def _annotations(signature: inspect.Signature) -> dict[str, Any]:
+    """``__annotations__`` matching the visible signature (what ``get_type_hints`` reads)."""
+    found = {
+        name: parameter.annotation
+        for name, parameter in signature.parameters.items()
+        if parameter.annotation is not inspect.Parameter.empty
+    }
+    if signature.return_annotation is not inspect.Signature.empty:
+        found["return"] = signature.return_annotation
+    return found

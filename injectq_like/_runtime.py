@@ -16,14 +16,26 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._contract import ASYNC, CLOSED, OPEN, SYNC, AsyncResolver, Mode, Resolver
+from ._cleanup import needs_event_loop
+from ._contract import (
+    ASYNC,
+    ASYNC_CONTEXT_MANAGER,
+    ASYNC_GENERATOR,
+    CALLBACK,
+    CLOSED,
+    OPEN,
+    SYNC,
+    AsyncResolver,
+    Mode,
+    Resolver,
+)
 from ._graph import Graph
 from ._keys import describe, normalize, runtime_class
 from ._overrides import NO_RESOLVERS, Layer, Layers
 from ._plan import Compiler
 from ._providers import Kind, Provider, Scope
 from ._registry import Registry
-from ._scope import CURRENT, AsyncRequestScope, not_open
+from ._scope import CURRENT, AsyncRequestScope, is_async_callable, not_open
 from .exceptions import AsyncProviderError, MissingProviderError, RegistrationError, ScopeError
 
 __all__ = ["Runtime"]
@@ -223,6 +235,28 @@ class Runtime:
             self.freeze("opening a scope with autouse providers")
         return self.autouse_runners.get(level)
 
+    def sync_autouse(self, level: Scope) -> list[Resolver]:
+        """What a scope of ``level`` entered with ``with`` creates when it opens (sync getters).
+
+        An async autouse provider of that level refuses the entry, before anything is created.
+        """
+        if self._layers is None and not any(p.autouse and p.scope is level for p in self._registry.all()):
+            return []
+        compiler = self.freeze("opening a scope with autouse providers")
+        providers = self._autouse.get(level, ())
+        for provider in providers:
+            if provider.is_async:
+                raise AsyncProviderError(
+                    provider.key,
+                    provider.describe(),
+                    message=f"{describe(provider.key)} is an autouse provider of {level.name} scopes, and its "
+                    f"{provider.describe()} is async: a scope entered with `with` cannot create it",
+                    hint="enter the scope with `async with`, or make the provider sync",
+                )
+        if providers and not self.started:
+            self.start_sync()
+        return [compiler.getter(provider, SYNC) for provider in providers]
+
     async def _run_autouse(self, providers: tuple[Provider, ...], scope: AsyncRequestScope) -> None:
         if not self.started:
             await self.start()
@@ -241,6 +275,27 @@ class Runtime:
         root = self.root
         self.reopen()
         await root.dispose(exc)
+
+    def enter_sync(self) -> None:
+        """``with container``: start it (again, after it was closed) without an event loop."""
+        if self.root.state == CLOSED:
+            self.reopen()
+        self.start_sync()
+
+    def close_sync(self, exc: BaseException | None) -> None:
+        """``close()``: ``close`` without an event loop, refused before any cleanup runs when
+        one of them is async (so that ``aclose()`` can still close everything).
+        """
+        root = self.root
+        for entry in root.exits:
+            if entry[1] in (ASYNC_GENERATOR, ASYNC_CONTEXT_MANAGER) or (
+                entry[1] == CALLBACK and is_async_callable(entry[2])
+            ):
+                error = needs_event_loop(entry, self)
+                error.hint = "close the container with `await container.aclose()` (or `async with container:`)"
+                raise error
+        self.reopen()
+        root.dispose_sync(exc)
 
     def reopen(self) -> None:
         self.root = self._new_root()

@@ -1,5 +1,5 @@
 """``AsyncRequestScope``: the instance cache of one lifetime level, bound to a ``ContextVar``
-while open, closed by running its exits (``_cleanup``).
+while open (entered with ``async with`` or ``with``), closed by running its exits (``_cleanup``).
 
 A scope holds the instances of its own level in ``cache`` (slot ->
 instance) and reaches the longer-lived ones through ``levels``, a tuple
@@ -12,18 +12,23 @@ long-lived one, never the reverse.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, final, overload
 
-from ._cleanup import grouped, run_exits
+from ._cleanup import grouped, needs_event_loop, run_exits, run_exits_sync
 from ._contract import CALLBACK, CALLBACK_SLOT, CLOSED, CLOSING, NEW, OPEN, Exit, ScopeRuntime
 from ._providers import Scope
+from ._signature import named_key
 from .exceptions import DIError, RegistrationError, ScopeError
 
-__all__ = ["CURRENT", "AsyncRequestScope", "not_open"]
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm  # a type checker's name; never imported at run time
+
+__all__ = ["CURRENT", "AsyncRequestScope", "is_async_callable", "not_open"]
 
 T = TypeVar("T")
 
@@ -45,8 +50,9 @@ class AsyncRequestScope:
     it created when it closes.
 
     Its public API is ``level``, ``parent``, ``closed``, ``resolve``,
-    ``resolve_sync``, ``scope`` and ``on_close``. The other attributes
-    (``cache``, ``levels``, ``exits``, ``pending``, ``lock``, ``state``,
+    ``resolve_sync``, ``scope`` and ``on_close``, and it is entered with
+    ``async with`` or, in sync code, ``with``. The other attributes (``cache``,
+    ``levels``, ``exits``, ``pending``, ``lock``, ``state``, ``sync``,
     ``runtime``, ``outer``) are what the library's compiled resolvers read:
     not for use by applications.
     """
@@ -64,6 +70,7 @@ class AsyncRequestScope:
         "pending",
         "runtime",
         "state",
+        "sync",
     )
 
     def __init__(
@@ -83,6 +90,7 @@ class AsyncRequestScope:
         self.outer: AsyncRequestScope | None = None
         self._token: Any = None
         self.state = NEW
+        self.sync = False  # entered with `with`: it must never hold an async cleanup
         if parent is None:
             self.levels: tuple[AsyncRequestScope | None, ...] = (self, None, None)
             self.lock: threading.RLock = threading.RLock()  # the APP scope has a lock of its own
@@ -113,13 +121,15 @@ class AsyncRequestScope:
     # -- resolution --------------------------------------------------------------
 
     @overload
-    async def resolve(self, key: type[T], /) -> T: ...
+    async def resolve(self, key: type[T], /, *, name: str | None = None) -> T: ...
     @overload
-    async def resolve(self, key: Callable[..., T], /) -> T: ...
+    async def resolve(self, key: Callable[..., T], /, *, name: str | None = None) -> T: ...
     @overload
-    async def resolve(self, key: Any, /) -> Any: ...
-    async def resolve(self, key: Any, /) -> Any:
-        """Resolve ``key`` in this scope."""
+    async def resolve(self, key: TypeForm[T], /, *, name: str | None = None) -> T: ...
+    async def resolve(self, key: Any, /, *, name: str | None = None) -> Any:
+        """Resolve ``key`` in this scope (``name="x"``: the registration named ``x``)."""
+        if name is not None:
+            key = named_key(key, name)
         if self.state != OPEN:
             raise not_open(self)
         try:
@@ -131,13 +141,15 @@ class AsyncRequestScope:
         return function(self)
 
     @overload
-    def resolve_sync(self, key: type[T], /) -> T: ...
+    def resolve_sync(self, key: type[T], /, *, name: str | None = None) -> T: ...
     @overload
-    def resolve_sync(self, key: Callable[..., T], /) -> T: ...
+    def resolve_sync(self, key: Callable[..., T], /, *, name: str | None = None) -> T: ...
     @overload
-    def resolve_sync(self, key: Any, /) -> Any: ...
-    def resolve_sync(self, key: Any, /) -> Any:
+    def resolve_sync(self, key: TypeForm[T], /, *, name: str | None = None) -> T: ...
+    def resolve_sync(self, key: Any, /, *, name: str | None = None) -> Any:
         """Resolve ``key`` in this scope without an event loop (``AsyncProviderError`` if it needs one)."""
+        if name is not None:
+            key = named_key(key, name)
         if self.state != OPEN:
             raise not_open(self)
         try:
@@ -163,15 +175,15 @@ class AsyncRequestScope:
             raise RegistrationError(f"on_close() takes a callable, not {callback!r}")
         if self.state >= CLOSING:
             raise not_open(self)
-        self.exits.append((CALLBACK_SLOT, CALLBACK, callback))
+        entry = (CALLBACK_SLOT, CALLBACK, callback)
+        if self.sync and is_async_callable(callback):
+            raise needs_event_loop(entry, self.runtime)
+        self.exits.append(entry)
 
     async def __aenter__(self) -> Self:
         if self.state != NEW:
-            raise ScopeError(
-                "a scope can be entered only once",
-                hint="open a new one with container.scope() for each unit of work",
-            )
-        self.outer = CURRENT.get()
+            raise _entered_twice()
+        self.outer = CURRENT.get()  # as _bind(), inline: every request opens a scope
         self._token = CURRENT.set(self)
         self.state = OPEN
         runtime = self.runtime
@@ -206,6 +218,47 @@ class AsyncRequestScope:
         finally:
             self._unbind()
 
+    def __enter__(self) -> Self:
+        """Enter in sync code: autouse instances are created with ``resolve_sync``, and the
+        scope refuses whatever would need an event loop to clean up.
+        """
+        if self.state == NEW:
+            for entry in self.exits:
+                if is_async_callable(entry[2]):
+                    raise needs_event_loop(entry, self.runtime)
+        create = self.runtime.sync_autouse(self.level) if self.state == NEW else ()
+        self._bind()
+        self.sync = True
+        try:
+            for getter in create:
+                getter(self)
+        except BaseException as error:
+            self.__exit__(type(error), error, error.__traceback__)
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.state >= CLOSING:
+            return
+        self.state = CLOSING
+        exits, self.exits = self.exits, []
+        try:
+            self._closed(exc, run_exits_sync(exits, exc, self.runtime) if exits else None)
+        finally:
+            self._unbind()
+
+    def _bind(self) -> None:
+        if self.state != NEW:
+            raise _entered_twice()
+        self.outer = CURRENT.get()
+        self._token = CURRENT.set(self)
+        self.state = OPEN
+
     def _unbind(self) -> None:
         token, self._token = self._token, None
         if token is None:
@@ -226,6 +279,12 @@ class AsyncRequestScope:
         exits, self.exits = self.exits, []
         self._closed(exc, await run_exits(exits, exc, self.runtime) if exits else None)
 
+    def dispose_sync(self, exc: BaseException | None) -> None:
+        """``dispose`` without an event loop (the container's ``close()``)."""
+        self.state = CLOSING
+        exits, self.exits = self.exits, []
+        self._closed(exc, run_exits_sync(exits, exc, self.runtime) if exits else None)
+
     def _closed(self, exc: BaseException | None, failures: list[BaseException] | None) -> None:
         """Forget the instances; raise the cleanups' failures (after ``exc``) as one group."""
         self.state = CLOSED
@@ -234,6 +293,13 @@ class AsyncRequestScope:
             self.levels = _NO_LEVELS  # a scope is in its own levels while open; closed, it is freed at once
         if failures:
             raise grouped(exc, failures)
+
+
+def _entered_twice() -> ScopeError:
+    return ScopeError(
+        "a scope can be entered only once",
+        hint="open a new one with container.scope() for each unit of work",
+    )
 
 
 def not_open(scope: AsyncRequestScope) -> DIError:
@@ -246,4 +312,12 @@ def not_open(scope: AsyncRequestScope) -> DIError:
     return ScopeError(
         f"this {scope.level.name} scope is closed: what it would create now would never be cleaned up",
         hint="resolve inside the `async with` block of an open scope",
+    )
+
+
+def is_async_callable(callback: Any) -> bool:
+    """Whether calling ``callback`` gives an awaitable, as far as can be told without calling it."""
+    call = getattr(callback, "__call__", None)  # noqa: B004 - a callable object's method
+    return inspect.iscoroutinefunction(callback) or (
+        not inspect.isroutine(callback) and call is not None and inspect.iscoroutinefunction(call)
     )

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Final, get_args, get_origin
 
 import typing_inspect
 
-from ._keys import describe, normalize
+from ._keys import Named, describe, name_of, normalize
 from ._markers import Lazy, Marker, why_not_a_key
 from .exceptions import AnnotationError
 
@@ -31,6 +31,7 @@ __all__ = [
     "analyse",
     "annotated_function",
     "callable_name",
+    "named_key",
     "read_dependencies",
     "type_hints",
 ]
@@ -65,6 +66,26 @@ def callable_name(target: Any) -> str:
     if not name:
         return repr(target)
     return str(name).rpartition("<locals>.")[2]
+
+
+def named_key(key: Any, name: str) -> Any:
+    """``resolve(key, name=name)``'s key: ``Annotated[key, Named(name)]``."""
+    if name_of(normalize(key)) is not None:
+        raise AnnotationError(
+            f"{describe(key)} is already qualified by Named(...); name={name!r} would qualify it twice",
+            owner="resolve()",
+            parameter="name",
+            hint="pass either name= or an Annotated[T, Named(...)] key, not both",
+        )
+    given: object = name
+    if not isinstance(given, str) or not given:
+        raise AnnotationError(
+            f"name={name!r} must be a non-empty string",
+            owner="resolve()",
+            parameter="name",
+            hint=f'resolve({describe(key)}, name="primary")',
+        )
+    return Annotated[key, Named(name)]
 
 
 def analyse(annotation: Any, *, owner: str, parameter: str) -> tuple[Any, DepKind, bool]:

@@ -8,7 +8,7 @@ The hierarchy::
     ├── CircularDependencyError (RuntimeError)
     ├── ScopeError (RuntimeError)           a longer-lived instance needs a shorter-lived one
     │   └── NoActiveScopeError              no open scope of the level a provider needs
-    ├── AsyncProviderError (RuntimeError)   resolve_sync() reached an async provider
+    ├── AsyncProviderError (RuntimeError)   something async where no event loop runs
     ├── AnnotationError (TypeError)         an annotation that cannot be read or used
     └── InvalidContainerError (ValueError)  validate() found problems; ``errors`` lists them
 
@@ -208,11 +208,22 @@ class NoActiveScopeError(ScopeError):
 
 
 class AsyncProviderError(DIError, RuntimeError):
-    """``resolve_sync`` needed ``key``, whose provider ``provider`` is async."""
+    """Something async was needed where no event loop runs: ``resolve_sync`` reached the async
+    provider ``provider`` of ``key``, or a scope entered with ``with`` was asked to hold an
+    instance (or callback) whose cleanup is async.
+    """
 
-    def __init__(self, key: Any, provider: str, *, path: Sequence[Any] = (), hint: str = "") -> None:
+    def __init__(
+        self,
+        key: Any,
+        provider: str,
+        *,
+        path: Sequence[Any] = (),
+        hint: str = "",
+        message: str = "",
+    ) -> None:
         super().__init__(
-            f"{describe(key)} is provided by the {provider}, which resolve_sync cannot run",
+            message or f"{describe(key)} is provided by the {provider}, which resolve_sync cannot run",
             key=key,
             path=path,
             hint=hint
