@@ -30,10 +30,20 @@ INVALID: Final = 1
 UNLOADABLE: Final = 2
 
 
+class _Unloadable(Exception):  # noqa: N818 - a private signal, never seen by users
+    pass
+
+
 def _load(target: str) -> Container:
-    if os.getcwd() not in sys.path and "" not in sys.path:  # noqa: PTH109 - like `python -m`
-        sys.path.insert(0, os.getcwd())  # noqa: PTH109
-    return load_container(target)
+    module_name, _, attribute = target.partition(":")
+    if module_name and attribute and os.getcwd() not in sys.path and "" not in sys.path:  # noqa: PTH109
+        sys.path.insert(0, os.getcwd())  # noqa: PTH109 - as `python -m` does
+    try:
+        return load_container(target)
+    except (TargetError, DIError):
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure to import is reported, never a traceback
+        raise _Unloadable(f"importing {module_name!r} failed: {type(error).__name__}: {error}") from None
 
 
 def _check(container: Container, target: str, out: TextIO) -> int:
@@ -80,7 +90,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         container = _load(arguments.target)
-    except TargetError as error:
+    except (TargetError, _Unloadable) as error:
         print(f"error: {error}", file=sys.stderr)
         return UNLOADABLE
     except DIError as error:  # raised while the module built its container

@@ -2,8 +2,8 @@
 becomes a function, and the helpers the generated code calls at run time.
 
 The generated code reads a scope's plain attributes directly (``levels``,
-``cache``, ``pending``, ``exits``, ``runtime``): those are the scope's side
-of the contract, listed on ``AsyncRequestScope``.
+``cache``, ``pending``, ``lock``, ``exits``, ``sync``, ``runtime``): those
+are the scope's side of the contract, listed on ``AsyncRequestScope``.
 """
 
 from __future__ import annotations

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, final, overload
 
-from ._contract import ASYNC, OPEN, SYNC, AsyncResolver, Resolver
+from ._contract import ASYNC, OPEN, SYNC, CompiledResolver, Resolver
 from ._draw import draw
 from ._graph import Graph
 from ._handlers import call
 from ._keys import MISSING, describe
 from ._make_provider import caller, check_key, class_provider, factory_provider, instance_provider, with_options
-from ._overrides import NO_RESOLVERS, Override
+from ._overrides import EMPTY, Override
 from ._providers import Kind, Scope
 from ._registrations import Module, Registrations, modules_in, providers_of
 from ._registry import Registry
@@ -62,9 +62,9 @@ class Container(Registrations):
     def __init__(self, *modules: Module) -> None:
         self._registry = Registry()
         self._included: list[Module] = []
-        self._values_view: dict[Any, Any] = NO_RESOLVERS
-        self._async_resolvers: dict[Any, AsyncResolver] = NO_RESOLVERS
-        self._sync_resolvers: dict[Any, Resolver] = NO_RESOLVERS
+        self._values_view: dict[Any, Any] = EMPTY
+        self._async_resolvers: dict[Any, CompiledResolver] = EMPTY
+        self._sync_resolvers: dict[Any, Resolver] = EMPTY
         self._runtime = Runtime(self._registry, self._mirror)
         for module in modules:
             self.include(module)

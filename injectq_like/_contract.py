@@ -6,7 +6,8 @@ The words, once:
   override layer gives new slots to the providers it replaces;
 * a *resolver* is a function compiled from the graph that takes a scope and
   returns an instance of a key (``Resolver``); in async mode it may be a
-  coroutine function, so the tables hold ``(resolver, awaits)`` pairs;
+  coroutine function, so compiling gives a ``CompiledResolver``:
+  ``(resolver, awaits)``;
 * a scope's *exits* are the cleanups it owes, in creation order, each an
   ``Exit``: (the slot of the provider it cleans up, or ``CALLBACK_SLOT`` for
   an ``on_close`` callback; how to close it; the object to close);
@@ -40,8 +41,8 @@ __all__ = [
     "NEW",
     "OPEN",
     "SYNC",
-    "AsyncResolver",
     "CleanupFacts",
+    "CompiledResolver",
     "Exit",
     "Mode",
     "Resolver",
@@ -79,7 +80,7 @@ SYNC: Final = Mode.SYNC
 ASYNC: Final = Mode.ASYNC
 
 Resolver = Callable[[Any], Any]
-AsyncResolver = tuple[Resolver, bool]  # the resolver, and whether its result must be awaited
+CompiledResolver = tuple[Resolver, bool]  # the resolver, and whether its result must be awaited (never, in sync mode)
 
 
 class CleanupFacts(Protocol):
@@ -100,7 +101,7 @@ class ScopeRuntime(CleanupFacts, Protocol):
     """What a scope needs from its container at run time."""
 
     @property
-    def async_resolvers(self) -> Mapping[Any, AsyncResolver]:
+    def async_resolvers(self) -> Mapping[Any, CompiledResolver]:
         """The compiled async resolvers by key (empty while only the slow path may be used)."""
 
     @property
@@ -124,10 +125,10 @@ class ScopeRuntime(CleanupFacts, Protocol):
         """What a new scope of each level runs when it opens (levels without autouse: absent)."""
 
     @property
-    def context_levels(self) -> Mapping[Scope, tuple[int, ...]]:
+    def context_slots(self) -> Mapping[Scope, tuple[int, ...]]:
         """The slots of the context values of each level (filled in only once frozen)."""
 
-    def async_resolver(self, key: Any) -> Awaitable[AsyncResolver]:
+    def async_resolver(self, key: Any) -> Awaitable[CompiledResolver]:
         """The slow path of ``resolve``: freeze, compile and start as needed."""
 
     def sync_resolver(self, key: Any) -> Resolver:

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from ._contract import ASYNC, OPEN, Mode
 from ._markers import Lazy
-from ._plan import InjectedParameters
+from ._plan import HandlerKey
 from ._providers import Scope
 from ._runtime import Runtime
 from ._scope import CURRENT, AsyncRequestScope, not_open
@@ -74,17 +74,17 @@ def injected_parameters(function: Callable[..., Any]) -> tuple[InjectedParameter
 class HandlerPlan:
     """The injection plan of one handler, made at its first call (thread-safe).
 
-    ``compiled`` is the key of the compiled resolver returning every injected
+    ``resolver_key`` is the key of the compiled resolver returning every injected
     parameter at once, used when the caller passed none of them (the usual case).
     """
 
     __slots__ = (
         "_function",
         "_lock",
-        "compiled",
         "first_position",
         "names",
         "params",
+        "resolver_key",
         "runtime",
         "uses",
         "visible",
@@ -98,7 +98,7 @@ class HandlerPlan:
         self.runtime = runtime  # @inject(container=...)'s, else None: the innermost scope of any container
         self.uses = uses
         self.params: tuple[InjectedParameter, ...] | None = None
-        self.compiled: InjectedParameters | None = None
+        self.resolver_key: HandlerKey | None = None
         self.first_position = 0
         self.names: frozenset[str] = frozenset()
         #: The caller's positional parameters, when an injected one comes before one of them
@@ -113,7 +113,7 @@ class HandlerPlan:
                     function = self._function
                     assert function is not None
                     found = injected_parameters(function)
-                    self.compiled = InjectedParameters(function, [p.dependency for p in found])
+                    self.resolver_key = HandlerKey(function, [p.dependency for p in found])
                     self.first_position = min((p.position for p in found), default=0)
                     self.names = frozenset(p.name for p in found)
                     positional = [
@@ -160,7 +160,7 @@ class HandlerPlan:
         scope = CURRENT.get() if runtime is None else runtime.current()
         if scope is None:
             raise _no_scope(function)
-        key = self.compiled
+        key = self.resolver_key
         if mode is ASYNC:
             try:
                 resolve, _ = scope.runtime.async_resolvers[key]
@@ -201,7 +201,7 @@ class HandlerPlan:
         return resolve_each_sync(needed, self.uses, scope)
 
 
-async def _compile_and_resolve(key: InjectedParameters | None, scope: AsyncRequestScope) -> Any:
+async def _compile_and_resolve(key: HandlerKey | None, scope: AsyncRequestScope) -> Any:
     """The first async call of a handler: compile its resolver, then resolve."""
     resolve, awaits = await scope.runtime.async_resolver(key)
     if scope.state != OPEN:

@@ -18,18 +18,18 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Final, Self, final
 
-from ._contract import AsyncResolver, Resolver
+from ._contract import CompiledResolver, Resolver
 from ._graph import Graph
 from ._keys import describe
 from ._plan import Compiler
 from ._providers import Provider
 from .exceptions import RegistrationError
 
-__all__ = ["NO_RESOLVERS", "Layer", "Layers", "Override"]
+__all__ = ["EMPTY", "Layer", "Layers", "Override"]
 
-#: The fast-path resolver table while the fast path is off (before the container started,
-#: or while a local override exists): always empty, never written.
-NO_RESOLVERS: Final[dict[Any, Any]] = {}
+#: What the fast path reads while it is off (before the container started, or while an override
+#: asks for the slow path): an empty table, never written, for resolvers and APP instances alike.
+EMPTY: Final[dict[Any, Any]] = {}
 
 
 @final
@@ -41,7 +41,7 @@ class Layer:
     def __init__(self, compiler: Compiler, parent: Layer | None = None) -> None:
         self.compiler = compiler
         self.parent = parent
-        self.async_resolvers: dict[Any, AsyncResolver] = {}
+        self.async_resolvers: dict[Any, CompiledResolver] = {}
         self.sync_resolvers: dict[Any, Resolver] = {}
 
     @property

@@ -27,7 +27,7 @@ from typing import Any
 
 from ._build import Builder
 from ._codegen import Refs, identifier, resolve_none
-from ._contract import ASYNC, AsyncResolver, Mode, Resolver
+from ._contract import ASYNC, CompiledResolver, Mode, Resolver
 from ._failures import PathNotes
 from ._graph import Graph
 from ._keys import describe
@@ -36,10 +36,10 @@ from ._signature import Dependency, DepKind, analyse
 from ._validate import hint_for_missing, problems
 from .exceptions import MissingProviderError
 
-__all__ = ["Compiler", "InjectedParameters"]
+__all__ = ["Compiler", "HandlerKey"]
 
 
-class InjectedParameters:
+class HandlerKey:
     """The injected parameters of one handler, compiled like a key into a single resolver
     that returns them as a dict of keyword arguments.
 
@@ -79,9 +79,9 @@ class Compiler:
 
     # -- entry points ------------------------------------------------------------
 
-    def resolver(self, annotation: Any, mode: Mode) -> AsyncResolver:
+    def resolver(self, annotation: Any, mode: Mode) -> CompiledResolver:
         """The root function resolving ``annotation`` in a scope, and whether it is a coroutine function."""
-        if isinstance(annotation, InjectedParameters):
+        if isinstance(annotation, HandlerKey):
             return self._handler_resolver(annotation, mode)
         with self._lock:
             key, kind, _ = analyse(annotation, owner="resolve()", parameter="key")
@@ -115,7 +115,7 @@ class Compiler:
             )
             return self._builder.define(name, source, refs), asynchronous
 
-    def _handler_resolver(self, handler_parameters: InjectedParameters, mode: Mode) -> AsyncResolver:
+    def _handler_resolver(self, handler_parameters: HandlerKey, mode: Mode) -> CompiledResolver:
         """One function resolving all the injected parameters of a handler, as a dict of keyword arguments."""
         with self._lock:
             edges = [self.graph.edge(dependency) for dependency in handler_parameters.dependencies]
@@ -147,7 +147,7 @@ class Compiler:
             return self._builder.define(name, source, refs), asynchronous
 
     def source(self, annotation: Any, mode: Mode = ASYNC) -> str:
-        """Every generated function a key's plan uses, for reading and debugging."""
+        """Every generated function a key's resolver uses, for reading and debugging."""
         with self._lock:
             self.resolver(annotation, mode)
             key, _, _ = analyse(annotation, owner="explain()", parameter="key")
@@ -171,8 +171,12 @@ class Compiler:
         return self.graph.needs_async(provider)
 
     def getter(self, provider: Provider, mode: Mode) -> Resolver:
-        """The function returning ``provider``'s instance in a scope (``autouse`` creates with it)."""
+        """The function returning ``provider``'s instance in a scope (``autouse`` creates with it).
+
+        Its graph is checked first, as a key's is: a missing dependency is an error, not ``None``.
+        """
         with self._lock:
+            self._check([provider])
             return self._builder.getter(provider, mode)
 
     # -- checking ------------------------------------------------------------------

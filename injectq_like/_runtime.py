@@ -25,13 +25,13 @@ from ._contract import (
     CLOSED,
     OPEN,
     SYNC,
-    AsyncResolver,
+    CompiledResolver,
     Mode,
     Resolver,
 )
 from ._graph import Graph
 from ._keys import describe, normalize, runtime_class
-from ._overrides import NO_RESOLVERS, Layer, Layers
+from ._overrides import EMPTY, Layer, Layers
 from ._plan import Compiler
 from ._providers import Kind, Provider, Scope
 from ._registry import Registry
@@ -56,7 +56,7 @@ class Runtime:
         "_registry",
         "async_resolvers",
         "autouse_runners",
-        "context_levels",
+        "context_slots",
         "frozen",
         "lock",
         "quiet_cleanups",
@@ -78,16 +78,17 @@ class Runtime:
         self.quiet_creations: set[int] = set()
         # APP instances by key, filled as the base layer creates them: ``resolve`` returns one of
         # these without looking up the current scope (an APP instance is the same in all of them).
-        # ``values_view`` is this dict while the fast path is on, else NO_RESOLVERS.
+        # ``values_view`` is this dict while the fast path is on, else EMPTY.
         self.values: dict[Any, Any] = {}
-        self.values_view: dict[Any, Any] = NO_RESOLVERS
-        # The fast path's resolver tables: the active layer's, once the container started and
-        # while no local override exists; else NO_RESOLVERS, so that every resolve takes the slow path.
-        self.async_resolvers: dict[Any, AsyncResolver] = NO_RESOLVERS
-        self.sync_resolvers: dict[Any, Resolver] = NO_RESOLVERS
+        self.values_view: dict[Any, Any] = EMPTY
+        # The fast path's resolver tables: the global layer's, once the container started and
+        # while no local override exists; else EMPTY, so that every resolve takes the slow path.
+        # (``values_view`` is on only while no override at all is active.)
+        self.async_resolvers: dict[Any, CompiledResolver] = EMPTY
+        self.sync_resolvers: dict[Any, Resolver] = EMPTY
         self._autouse: dict[Scope, tuple[Provider, ...]] = {}
         self.autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
-        self.context_levels: dict[Scope, tuple[int, ...]] = {}
+        self.context_slots: dict[Scope, tuple[int, ...]] = {}
         self.started = False
         self.frozen = False
         self.lock = threading.RLock()
@@ -116,7 +117,7 @@ class Runtime:
                     self._autouse[level] = tuple(p for p in graph.providers if p.autouse and p.scope is level)
                     if self._autouse[level] and level is not Scope.APP:
                         self.autouse_runners[level] = functools.partial(self._run_autouse, self._autouse[level])
-                    self.context_levels[level] = tuple(
+                    self.context_slots[level] = tuple(
                         compiler.slots[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
                     )
                 self._layers = Layers(compiler, self.lock, self._refresh_fast_path)
@@ -144,13 +145,13 @@ class Runtime:
         if layers is not None and self.started and not layers.local_count:
             top = layers.top
             self.async_resolvers, self.sync_resolvers = top.async_resolvers, top.sync_resolvers
-            self.values_view = self.values if top is layers.base else NO_RESOLVERS
+            self.values_view = self.values if top is layers.base else EMPTY
         else:
-            self.async_resolvers, self.sync_resolvers = NO_RESOLVERS, NO_RESOLVERS
-            self.values_view = NO_RESOLVERS
+            self.async_resolvers, self.sync_resolvers = EMPTY, EMPTY
+            self.values_view = EMPTY
         self._publish(self)
 
-    def resolver_in(self, layer: Layer, key: Any, mode: Mode) -> AsyncResolver:
+    def resolver_in(self, layer: Layer, key: Any, mode: Mode) -> CompiledResolver:
         """``key``'s resolver in ``layer``, compiled the first time and kept in the layer's table."""
         table: dict[Any, Any] = layer.async_resolvers if mode is ASYNC else layer.sync_resolvers
         try:
@@ -163,7 +164,7 @@ class Runtime:
         table[key] = resolver if mode is ASYNC else resolver[0]
         return resolver
 
-    async def async_resolver(self, key: Any) -> AsyncResolver:
+    async def async_resolver(self, key: Any) -> CompiledResolver:
         """The slow path of ``resolve``: compile the resolver, start the container if needed."""
         if self._layers is None:
             self.freeze(f"the first resolution of {describe(key)}")
@@ -197,16 +198,18 @@ class Runtime:
     # -- starting and closing -------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the APP ``autouse`` instances; from then on the fast path is on."""
+        """Create the APP ``autouse`` instances; from then on the fast path is on (unless an
+        override asks for the slow path).
+        """
         for create in self._app_autouse(ASYNC):
             await create(self.root)
-        self._started()
+        self._mark_started()
 
     def start_sync(self) -> None:
         """``start`` without an event loop: an async APP autouse provider not created yet is refused."""
         for create in self._app_autouse(SYNC):
             create(self.root)
-        self._started()
+        self._mark_started()
 
     def _app_autouse(self, mode: Mode) -> list[Resolver]:
         """The getters that create the APP autouse instances, in registration order."""
@@ -223,7 +226,7 @@ class Runtime:
                     )
         return [compiler.getter(provider, mode) for provider in providers]
 
-    def _started(self) -> None:
+    def _mark_started(self) -> None:
         self.started = True
         self._refresh_fast_path()
 
@@ -353,7 +356,7 @@ class Runtime:
         parent = scope.parent
         same_level = parent.levels[level] if parent is not None else None
         if same_level is not None:
-            for slot in self.context_levels.get(level, ()):
+            for slot in self.context_slots.get(level, ()):
                 if slot in same_level.cache:
                     cache[slot] = same_level.cache[slot]
         if not context:

@@ -52,9 +52,9 @@ class AsyncRequestScope:
     Its public API is ``level``, ``parent``, ``closed``, ``resolve``,
     ``resolve_sync``, ``scope`` and ``on_close``, and it is entered with
     ``async with`` or, in sync code, ``with``. The other attributes (``cache``,
-    ``levels``, ``exits``, ``pending``, ``lock``, ``state``, ``sync``,
-    ``runtime``, ``outer``) are what the library's compiled resolvers read:
-    not for use by applications.
+    ``levels``, ``exits``, ``pending``, ``lock``, ``sync``, read by compiled
+    resolvers; ``state``, ``runtime``, ``outer``, read by the container's
+    runtime) are the library's own: not for use by applications.
     """
 
     __slots__ = (
@@ -102,7 +102,7 @@ class AsyncRequestScope:
             # lock; the others share their container's (they never wait for each other's
             # instances, and an APP instance never waits for theirs).
             self.lock = runtime.scopes_lock
-        if context or (parent is not None and runtime.context_levels.get(level)):
+        if context or (parent is not None and runtime.context_slots.get(level)):
             runtime.fill_context(self, context)
 
     def __repr__(self) -> str:

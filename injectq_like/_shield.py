@@ -8,8 +8,9 @@ rest of it to the event loop in the task that took the first step.
 On asyncio, a cleanup that waits after all can still be shielded from that
 point on, provided it has opened no cancel scope of its own yet: that is
 told by reading anyio's record of its tasks (``cancel_state``). Should that
-record change shape, ``cancel_state`` answers ``None`` and callers shield
-from the start instead, so nothing here is needed for correctness.
+record change shape, ``cancel_state`` answers ``None`` and no late shield is
+used: that one cleanup finishes unshielded, and it is shielded from its start
+the next times (its provider is no longer counted as quiet).
 """
 
 from __future__ import annotations

@@ -932,6 +932,36 @@ async def test_app_autouse_is_created_when_the_container_is_entered() -> None:
         assert len(created) == 1
 
 
+class Unregistered:
+    pass
+
+
+class NeedsIt:
+    built: list[object] = []  # noqa: RUF012 - a record the test reads
+
+    def __init__(self, dependency: Unregistered) -> None:
+        NeedsIt.built.append(dependency)
+
+
+@pytest.mark.anyio
+async def test_an_autouse_provider_missing_a_dependency_fails_the_start_instead_of_getting_none() -> None:
+    """An autouse provider whose dependency has no provider is a MissingProviderError naming it, at every
+    level and in both modes, never an instance built with ``None`` (it once was, for autouse alone).
+    """
+    NeedsIt.built.clear()
+    for level in (Scope.APP, Scope.REQUEST):
+        container = Container()
+        container.register(NeedsIt, scope=level, autouse=True)
+        with pytest.raises(MissingProviderError) as raised:
+            async with container, container.scope():
+                pass
+        assert raised.value.key is Unregistered
+        assert "no provider for Unregistered, which NeedsIt needs" in str(raised.value)
+        with pytest.raises(MissingProviderError), container, container.scope():
+            pass
+    assert NeedsIt.built == []
+
+
 # -- validation of lifetimes ------------------------------------------------------------------------------
 
 

@@ -166,7 +166,7 @@ def test_missing_configuration_names_both_ways_to_give_the_container(pytester: p
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("app_container", "*'app_container' is not of the form MODULE:ATTR*"),
+        ("app_container", "*'app_container' is not of the form module:attribute*"),
         ("app_container:not_a_container", "*app_container:not_a_container is a int, not a Container*"),
     ],
 )
