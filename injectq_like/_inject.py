@@ -180,7 +180,11 @@ def _generator_wrapper(function: Callable[..., Any], plan: HandlerPlan, level: S
     @functools.wraps(function)
     def generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         with plan.new_scope(function, level) if level is not None else contextlib.nullcontext():
-            return (yield from call(*args, **kwargs))
+            try:
+                return (yield from call(*args, **kwargs))
+            except GeneratorExit:
+                pass  # closed early (a `break`, a client gone): the scope ends normally
+        raise GeneratorExit
 
     return generator_wrapper
 
@@ -203,7 +207,7 @@ def _async_generator_wrapper(
                     sent = yield value
                 except GeneratorExit:
                     await generator.aclose()
-                    raise
+                    break  # closed early (a `break`, a client gone): the scope ends normally
                 except BaseException as error:  # noqa: BLE001 - thrown into the handler, as the caller meant
                     try:
                         value = await generator.athrow(error)
@@ -214,6 +218,7 @@ def _async_generator_wrapper(
                         value = await generator.asend(sent)
                     except StopAsyncIteration:
                         return
+        raise GeneratorExit
 
     return async_generator_wrapper
 
