@@ -137,8 +137,12 @@ class ScopeRuntime(CleanupFacts, Protocol):
     def provides(self, key: Any) -> bool:
         """Whether ``key`` has a provider in the layer this context resolves with."""
 
-    def sync_autouse(self, level: Scope) -> list[Resolver]:
-        """What a new scope of ``level`` entered with ``with`` creates when it opens."""
+    @property
+    def sync_autouse_runners(self) -> Mapping[Scope, Callable[[Any], None]]:
+        """What a new scope of each level entered with ``with`` runs when it opens."""
+
+    def sync_autouse_runner(self, level: Scope) -> Callable[[Any], None] | None:
+        """Likewise, before the registry is frozen (it freezes it if there is something to run)."""
 
     def autouse_runner(self, level: Scope) -> Callable[[Any], Awaitable[None]] | None:
         """What a new scope of ``level`` runs when it opens, ``None`` when nothing."""

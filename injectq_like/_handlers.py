@@ -183,6 +183,8 @@ class HandlerPlan:
         parent = CURRENT.get() if runtime is None else runtime.current()
         if parent is None:
             raise _no_scope(function)
+        if level is Scope.REQUEST and parent.state == OPEN:  # the common case, checked in full by scope()
+            return AsyncRequestScope(parent.runtime, level, parent)
         return parent.scope(level)
 
     def _each(self, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], mode: Mode) -> Any:

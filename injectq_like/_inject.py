@@ -10,10 +10,9 @@ handler, inside a scope of its own when ``scope=`` asks for one.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from typing import Any, Protocol, TypeVar, overload
 
 from ._container import Container, runtime_of
@@ -21,6 +20,7 @@ from ._contract import ASYNC, SYNC
 from ._handlers import HandlerPlan
 from ._markers import is_injected
 from ._providers import Scope
+from ._scope import CURRENT, AsyncRequestScope
 from ._signature import callable_name, type_hints
 from .exceptions import AnnotationError, RegistrationError
 
@@ -177,16 +177,43 @@ def _function_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Callab
 def _generator_wrapper(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) -> Callable[..., Any]:
     call = _function_wrapper(function, plan)  # makes the generator, its arguments resolved
 
+    if level is None:
+
+        @functools.wraps(function)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            return (yield from call(*args, **kwargs))
+
+        return generator_wrapper
+
     @functools.wraps(function)
-    def generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        with plan.new_scope(function, level) if level is not None else contextlib.nullcontext():
-            try:
-                return (yield from call(*args, **kwargs))
-            except GeneratorExit:
-                pass  # closed early (a `break`, a client gone): the scope ends normally
+    def scoped_generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        # The call's scope is current only while the handler runs, never in the caller between
+        # steps: a generator runs in its caller's context.
+        scope = plan.new_scope(function, level)
+        _aside(scope.__enter__)
+        try:
+            generator = _within(scope, functools.partial(call, *args, **kwargs))
+            value = _within(scope, next, generator)
+            while True:  # hand every value out, and what the caller sends or throws in
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    _within(scope, generator.close)
+                    break  # closed early (a `break`, a client gone): the scope ends normally
+                except BaseException as error:  # noqa: BLE001 - thrown into the handler, as the caller meant
+                    value = _within(scope, generator.throw, error)
+                else:
+                    value = _within(scope, generator.send, sent)
+        except StopIteration as stop:
+            _aside(scope.__exit__, None, None, None)
+            return stop.value
+        except BaseException as error:
+            _aside(scope.__exit__, type(error), error, error.__traceback__)
+            raise
+        _aside(scope.__exit__, None, None, None)
         raise GeneratorExit
 
-    return generator_wrapper
+    return scoped_generator_wrapper
 
 
 def _async_generator_wrapper(
@@ -196,31 +223,75 @@ def _async_generator_wrapper(
 
     @functools.wraps(function)
     async def async_generator_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        async with plan.new_scope(function, level) if level is not None else contextlib.nullcontext():
-            generator = await make(*args, **kwargs)
-            try:
-                value = await generator.__anext__()
-            except StopAsyncIteration:
-                return
+        # With a scope of its own, the call's scope is current only while the handler runs, never
+        # in the caller between steps: an async generator runs in its caller's context.
+        scope = plan.new_scope(function, level) if level is not None else None
+        if scope is not None:
+            await _aside_async(scope.__aenter__())
+        try:
+            generator = await _within_async(scope, make(*args, **kwargs))
+            value = await _within_async(scope, generator.__anext__())
             while True:  # hand every value out, and what the caller sends or throws in
                 try:
                     sent = yield value
                 except GeneratorExit:
-                    await generator.aclose()
+                    await _within_async(scope, generator.aclose())
                     break  # closed early (a `break`, a client gone): the scope ends normally
                 except BaseException as error:  # noqa: BLE001 - thrown into the handler, as the caller meant
-                    try:
-                        value = await generator.athrow(error)
-                    except StopAsyncIteration:
-                        return
+                    value = await _within_async(scope, generator.athrow(error))
                 else:
-                    try:
-                        value = await generator.asend(sent)
-                    except StopAsyncIteration:
-                        return
+                    value = await _within_async(scope, generator.asend(sent))
+        except StopAsyncIteration:
+            if scope is not None:
+                await _aside_async(scope.__aexit__(None, None, None))
+            return
+        except BaseException as error:
+            if scope is not None:
+                await _aside_async(scope.__aexit__(type(error), error, error.__traceback__))
+            raise
+        if scope is not None:
+            await _aside_async(scope.__aexit__(None, None, None))
         raise GeneratorExit
 
     return async_generator_wrapper
+
+
+def _within(scope: AsyncRequestScope, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` with ``scope`` current, and what was current restored after."""
+    window = CURRENT.set(scope)
+    try:
+        return function(*args)
+    finally:
+        CURRENT.reset(window)
+
+
+def _aside(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` (a scope's enter or exit), leaving what is current here as it was."""
+    window = CURRENT.set(CURRENT.get())
+    try:
+        return function(*args)
+    finally:
+        CURRENT.reset(window)
+
+
+async def _within_async(scope: AsyncRequestScope | None, awaitable: Awaitable[T]) -> T:
+    """``await awaitable`` with ``scope`` current (if any), and what was current restored after."""
+    if scope is None:
+        return await awaitable
+    window = CURRENT.set(scope)
+    try:
+        return await awaitable
+    finally:
+        CURRENT.reset(window)
+
+
+async def _aside_async(awaitable: Awaitable[T]) -> T:
+    """``await awaitable`` (a scope's enter or exit), leaving what is current here as it was."""
+    window = CURRENT.set(CURRENT.get())
+    try:
+        return await awaitable
+    finally:
+        CURRENT.reset(window)
 
 
 def _returning(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -64,6 +64,7 @@ class Runtime:
         "root",
         "scopes_lock",
         "started",
+        "sync_autouse_runners",
         "sync_resolvers",
         "values",
         "values_view",
@@ -88,6 +89,7 @@ class Runtime:
         self.sync_resolvers: dict[Any, Resolver] = EMPTY
         self._autouse: dict[Scope, tuple[Provider, ...]] = {}
         self.autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
+        self.sync_autouse_runners: dict[Scope, Callable[[AsyncRequestScope], None]] = {}
         self.context_slots: dict[Scope, tuple[int, ...]] = {}
         self.started = False
         self.frozen = False
@@ -117,6 +119,9 @@ class Runtime:
                     self._autouse[level] = tuple(p for p in graph.providers if p.autouse and p.scope is level)
                     if self._autouse[level] and level is not Scope.APP:
                         self.autouse_runners[level] = functools.partial(self._run_autouse, self._autouse[level])
+                        self.sync_autouse_runners[level] = functools.partial(
+                            self._run_sync_autouse, level, self._autouse[level]
+                        )
                     self.context_slots[level] = tuple(
                         compiler.slots[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
                     )
@@ -238,15 +243,16 @@ class Runtime:
             self.freeze("opening a scope with autouse providers")
         return self.autouse_runners.get(level)
 
-    def sync_autouse(self, level: Scope) -> list[Resolver]:
-        """What a scope of ``level`` entered with ``with`` creates when it opens (sync getters).
+    def sync_autouse_runner(self, level: Scope) -> Callable[[AsyncRequestScope], None] | None:
+        """What a scope of ``level`` entered with ``with`` runs when it opens (``None``: nothing)."""
+        if self._layers is None:
+            if not any(p.autouse and p.scope is level for p in self._registry.all()):
+                return None
+            self.freeze("opening a scope with autouse providers")
+        return self.sync_autouse_runners.get(level)
 
-        An async autouse provider of that level refuses the entry, before anything is created.
-        """
-        if self._layers is None and not any(p.autouse and p.scope is level for p in self._registry.all()):
-            return []
-        compiler = self.freeze("opening a scope with autouse providers")
-        providers = self._autouse.get(level, ())
+    def _run_sync_autouse(self, level: Scope, providers: tuple[Provider, ...], scope: AsyncRequestScope) -> None:
+        """Create a ``with`` scope's autouse instances; an async one refuses the entry before any is made."""
         for provider in providers:
             if provider.is_async:
                 raise AsyncProviderError(
@@ -256,9 +262,11 @@ class Runtime:
                     f"{provider.describe()} is async: a scope entered with `with` cannot create it",
                     hint="enter the scope with `async with`, or make the provider sync",
                 )
-        if providers and not self.started:
+        if not self.started:
             self.start_sync()
-        return [compiler.getter(provider, SYNC) for provider in providers]
+        compiler = self.freeze("opening a scope")
+        for provider in providers:
+            compiler.getter(provider, SYNC)(scope)
 
     async def _run_autouse(self, providers: tuple[Provider, ...], scope: AsyncRequestScope) -> None:
         if not self.started:

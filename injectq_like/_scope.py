@@ -222,19 +222,24 @@ class AsyncRequestScope:
         """Enter in sync code: autouse instances are created with ``resolve_sync``, and the
         scope refuses whatever would need an event loop to clean up.
         """
-        if self.state == NEW:
+        if self.exits and self.state == NEW:  # on_close callbacks given before entering
             for entry in self.exits:
                 if is_async_callable(entry[2]):
                     raise needs_event_loop(entry, self.runtime)
-        create = self.runtime.sync_autouse(self.level) if self.state == NEW else ()
         self._bind()
         self.sync = True
-        try:
-            for getter in create:
-                getter(self)
-        except BaseException as error:
-            self.__exit__(type(error), error, error.__traceback__)
-            raise
+        runtime = self.runtime
+        # Once frozen, the runners are known: no call.
+        if runtime.frozen:
+            autouse = runtime.sync_autouse_runners.get(self.level)
+        else:
+            autouse = runtime.sync_autouse_runner(self.level)
+        if autouse is not None:
+            try:
+                autouse(self)
+            except BaseException as error:
+                self.__exit__(type(error), error, error.__traceback__)
+                raise
         return self
 
     def __exit__(
@@ -245,10 +250,16 @@ class AsyncRequestScope:
     ) -> None:
         if self.state >= CLOSING:
             return
+        if not self.exits:  # nothing to clean up
+            self.state = CLOSED
+            self.cache.clear()
+            self.levels = _NO_LEVELS
+            self._unbind()
+            return
         self.state = CLOSING
         exits, self.exits = self.exits, []
         try:
-            self._closed(exc, run_exits_sync(exits, exc, self.runtime) if exits else None)
+            self._closed(exc, run_exits_sync(exits, exc, self.runtime))
         finally:
             self._unbind()
 
