@@ -276,8 +276,8 @@ class Runtime:
             await compiler.getter(provider, ASYNC)(scope)
 
     async def enter(self) -> None:
-        """``async with container``: start it (again, after it was closed)."""
-        if self.root.state == CLOSED:
+        """``async with container``: start it (afresh, if its APP scope was closed)."""
+        if self.root.state == CLOSED:  # closed by hand (through scope.parent): aclose() replaces it
             self.reopen()
         await self.start()
 
@@ -288,8 +288,8 @@ class Runtime:
         await root.dispose(exc)
 
     def enter_sync(self) -> None:
-        """``with container``: start it (again, after it was closed) without an event loop."""
-        if self.root.state == CLOSED:
+        """``with container``: start it without an event loop (afresh, if its APP scope was closed)."""
+        if self.root.state == CLOSED:  # closed by hand (through scope.parent): close() replaces it
             self.reopen()
         self.start_sync()
 

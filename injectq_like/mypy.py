@@ -75,11 +75,8 @@ def _is_inject(annotation: Type, ctx: FunctionContext | MethodContext) -> bool:
     name = annotation.name
     if name in _INJECT:
         return True
-    lookup = getattr(ctx.api, "lookup_qualified", None)  # the checker, in the function's own module
-    if lookup is None:
-        return name.rpartition(".")[2] == "Inject"
-    try:
-        symbol = lookup(name)
+    try:  # the checker looks the name up in the module that defines the function
+        symbol = ctx.api.lookup_qualified(name)  # type: ignore[attr-defined]
     except (KeyError, AssertionError):  # a name mypy cannot find: not ours
         return False
     node = getattr(symbol, "node", None)

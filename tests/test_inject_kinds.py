@@ -928,3 +928,78 @@ async def test_name_on_an_already_named_key_is_an_annotation_error() -> None:
         with pytest.raises(AnnotationError, match="already qualified") as caught:
             scope.resolve_sync(key, name="redis")
     assert "name=" in caught.value.hint
+
+
+# -- the remaining paths of the wrappers -----------------------------------------------------------
+
+
+def test_a_handler_without_injected_parameters_is_called_as_it_is() -> None:
+    """``@inject`` on a function with no ``Inject[...]`` parameter passes every call through, no scope needed."""
+
+    @inject
+    def plain() -> str:
+        return "called"
+
+    @inject
+    def echo(value: int) -> int:
+        return value
+
+    assert plain() == "called"
+    assert echo(3) == 3
+
+
+@pytest.mark.anyio
+async def test_an_unscoped_async_generator_handler_passes_failures_and_closing_through() -> None:
+    """Without ``scope=``, an async generator handler's own exception reaches the caller unchanged, and
+    closing it early closes the handler's generator (its ``finally`` runs).
+    """
+    events: list[str] = []
+    container = Container()
+    container.register(Cache, scope=Scope.REQUEST)
+
+    @inject
+    async def failing(repo: Inject[Cache]) -> AsyncIterator[int]:
+        yield 1
+        raise HandlerFailedError("stream broke")
+
+    @inject
+    async def endless(repo: Inject[Cache]) -> AsyncGenerator[int, None]:
+        try:
+            while True:
+                yield 1
+        finally:
+            events.append("handler closed")
+
+    async with container.scope():
+        stream = failing()
+        assert await anext(stream) == 1
+        with pytest.raises(HandlerFailedError, match="stream broke"):
+            await anext(stream)
+        other = endless()
+        assert await anext(other) == 1
+        await other.aclose()
+    assert events == ["handler closed"]
+
+
+def test_a_scope_given_sync_callbacks_before_it_is_entered_runs_them_at_exit() -> None:
+    """``on_close`` on a scope not yet entered, then ``with``: sync callbacks are accepted and run on exit,
+    the latest first; exiting twice runs them once.
+    """
+    events: list[str] = []
+    container = Container()
+    scope = container.scope()
+    scope.on_close(lambda: events.append("first"))
+    scope.on_close(lambda: events.append("second"))
+    with scope:
+        assert events == []
+    scope.__exit__(None, None, None)
+    assert events == ["second", "first"]
+
+
+def test_a_name_that_is_not_a_non_empty_string_is_refused() -> None:
+    """``resolve_sync(T, name="")`` is an AnnotationError that says what a name must be."""
+    container = Container()
+    container.register(Cache, RedisCache, name="redis")
+    with pytest.raises(AnnotationError, match="must be a non-empty string"):
+        container.resolve_sync(Cache, name="")
+    assert isinstance(container.resolve_sync(Cache, name="redis"), RedisCache)

@@ -1171,3 +1171,29 @@ async def test_async_with_scope_inside_a_with_scope_sees_its_ancestors() -> None
         assert events == ["close session"]
         assert request.closed
     assert session.closed
+
+
+def test_with_container_after_its_app_scope_was_closed_by_hand_starts_anew() -> None:
+    """An APP scope closed through ``scope.parent``: ``with container`` gives the container a fresh one."""
+    events: list[str] = []
+
+    def open_pool() -> Iterator[AppPool]:
+        events.append("open")
+        yield AppPool()
+        events.append("close")
+
+    container = Container()
+    container.register(AppPool, factory=open_pool, scope=Scope.APP)
+    with container.scope() as scope:
+        first = scope.resolve_sync(AppPool)
+        app_scope = scope.parent
+    assert app_scope is not None
+    app_scope.__exit__(None, None, None)
+    assert events == ["open", "close"]
+    with container:
+        assert container.resolve_sync(AppPool) is not first
+    assert events == ["open", "close", "open", "close"]
+
+
+class AppPool:
+    pass

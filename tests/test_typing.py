@@ -107,6 +107,19 @@ class Service:
         return str(x)
 
 
+@inject
+def keyword_only(x: int, *, repo: Inject[Repo], verbose: bool) -> int:
+    return x
+
+
+@inject
+def unknown(x: Missing[int]) -> None:  # E-always: name-defined
+    pass
+
+
+not_a_function = inject(42)  # E-always: call-overload
+
+
 async def calls(repo: Repo, lazy: Lazy[Repo]) -> None:
     assert_type(await get_user(7), str)
     assert_type(await get_user(7, repo=repo), str)
@@ -127,6 +140,8 @@ async def calls(repo: Repo, lazy: Lazy[Repo]) -> None:
     count("a", actve=True)  # E: call-arg
     Service().method("x")  # E: arg-type
     rows()  # E: call-arg
+    assert_type(keyword_only(1, verbose=True), int)
+    keyword_only(1)  # E: call-arg
 
 
 async def resolution(container: Container, lazy: Lazy[Repo]) -> None:
