@@ -1,4 +1,6 @@
-"""Inferred types of ``@inject`` handlers and ``container.call``, checked by ``mypy --strict``.
+"""Inferred types of ``@inject`` handlers and ``container.call``, checked by ``mypy --strict``
+with the plugin (the project's mypy configuration enables it; tests/test_typing.py checks
+calls with it and without it).
 
 Each ``assert_type`` fails type checking if the inferred type differs. The
 file is also imported by tests/test_typing.py, so it must run cleanly: the
@@ -7,9 +9,10 @@ decorators run at import, the calls only inside functions never called.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, assert_type
 
-from injectq_like import Container, Inject, Lazy, Named, inject
+from injectq_like import Container, Inject, Lazy, Named, Scope, inject
 
 
 class Database:
@@ -115,3 +118,19 @@ async def lazy_handles(handle: Lazy[Database], injected: Inject[Lazy[Cache]]) ->
     assert_type(await handle(), Database)
     assert_type(await injected(), Cache)
     assert_type(handle.resolved, bool)
+
+
+@inject(container=CONTAINER, scope=Scope.REQUEST)
+async def stream(limit: int, db: Inject[Database]) -> AsyncIterator[int]:
+    yield limit
+
+
+@inject(scope=Scope.REQUEST)
+def lines(db: Inject[Database]) -> Iterator[str]:
+    yield str(db)
+
+
+def generator_handlers(db: Database) -> None:
+    assert_type(stream(3), AsyncIterator[int])
+    assert_type(stream(3, db=db), AsyncIterator[int])
+    assert_type(lines(), Iterator[str])
