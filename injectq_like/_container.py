@@ -294,15 +294,20 @@ class Container(Registrations):
         during it are not served after. With ``local=True`` only this context
         and the tasks it starts see the override, so tests running
         concurrently in one process do not see each other's.
+
+        An override does not freeze the container: entered before the first
+        resolution, it applies from that resolution on, and registrations
+        (an integration's ``setup()``, say) are still accepted meanwhile.
+        Its ``instance=`` is not type-checked: it is a test double.
         """
         runtime = self._runtime
-        runtime.freeze("the first override")
         target = check_key(key, name)
         if scope is None:
-            existing = runtime.active().graph.provider(target)
+            registered = runtime.active().graph.provider if runtime.frozen else self._registry.single_provider
+            existing = registered(target)
             scope = existing.scope if existing is not None else None
         if instance is not MISSING:
-            provider = instance_provider(target, implementation, instance, factory, None, None, caller())
+            provider = instance_provider(target, implementation, instance, factory, None, None, caller(), double=True)
         elif factory is not None:
             provider = factory_provider(target, implementation, factory, scope, None, caller())
         else:

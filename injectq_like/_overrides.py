@@ -25,7 +25,7 @@ from ._plan import Compiler
 from ._providers import Provider
 from .exceptions import RegistrationError
 
-__all__ = ["EMPTY", "Layer", "Layers", "Override"]
+__all__ = ["EMPTY", "Layer", "Layers", "Override", "WaitingOverrides"]
 
 #: What the fast path reads while it is off (before the container started, or while an override
 #: asks for the slow path): an empty table, never written, for resolvers and APP instances alike.
@@ -164,6 +164,84 @@ class Layers:
 
 
 @final
+class EarlyOverride:
+    """An override entered before the container froze; ``undo`` is set once it is applied."""
+
+    __slots__ = ("key", "provider", "undo")
+
+    def __init__(self, key: Any, provider: Provider) -> None:
+        self.key = key
+        self.provider = provider
+        self.undo: Callable[[], None] | None = None
+
+
+@final
+class WaitingOverrides:
+    """Overrides entered before the container froze: an override does not freeze it.
+
+    A global one is applied when the container freezes; a local one at the
+    first resolution in its context (``apply_local``). Undone before that,
+    it is forgotten; after, its layer is undone.
+    """
+
+    __slots__ = ("__weakref__", "_changed", "_global", "_lock", "local_count")
+
+    def __init__(self, lock: threading.RLock, changed: Callable[[], None]) -> None:
+        self._lock = lock
+        self._changed = changed
+        self._global: list[EarlyOverride] = []  # oldest first
+        self.local_count = 0  # local ones not undone yet (the fast path is off while any exist)
+
+    def add(self, key: Any, provider: Provider, *, local: bool) -> Callable[[], None]:
+        early = EarlyOverride(key, provider)
+        if local:
+            return self._add_local(early)
+        self._global.append(early)
+
+        def undo_early() -> None:
+            with self._lock:
+                if early.undo is not None:
+                    early.undo()
+                else:
+                    self._global.remove(early)
+
+        return undo_early
+
+    def _add_local(self, early: EarlyOverride) -> Callable[[], None]:
+        mine = _EARLY_LOCALS.get()
+        token = _EARLY_LOCALS.set({**mine, self: (*mine.get(self, ()), early)})
+        self.local_count += 1
+        self._changed()
+
+        def undo_early_local() -> None:
+            with self._lock:
+                try:
+                    _EARLY_LOCALS.reset(token)
+                except ValueError:  # undone in another context: drop the entry there
+                    current = dict(_EARLY_LOCALS.get())
+                    current[self] = tuple(e for e in current.get(self, ()) if e is not early)
+                    _EARLY_LOCALS.set(current)
+                self.local_count -= 1
+                if early.undo is not None:
+                    early.undo()
+                self._changed()
+
+        return undo_early_local
+
+    def apply(self, layers: Layers) -> None:
+        """The container froze: apply the global overrides waiting, oldest first."""
+        for early in self._global:
+            early.undo = layers.push(early.key, early.provider, local=False)
+        self._global.clear()
+
+    def apply_local(self, layers: Layers) -> None:
+        """Apply the local overrides of this context still waiting (the first resolution here)."""
+        for early in _EARLY_LOCALS.get().get(self, ()):
+            if early.undo is None:
+                early.undo = layers.push(early.key, early.provider, local=True)
+
+
+@final
 class Override:
     """An override being applied: use it as ``with`` or ``async with``; undone on exit."""
 
@@ -200,3 +278,9 @@ class Override:
 
 #: Local override layers of this context, by the container's layers.
 _LOCAL_LAYERS: ContextVar[Mapping[Layers, Layer]] = ContextVar("injectq_like_local_overrides", default={})  # noqa: B039 - never mutated: replaced by a new mapping
+
+#: Local overrides entered before their container froze, in this context.
+_EARLY_LOCALS: ContextVar[Mapping[WaitingOverrides, tuple[EarlyOverride, ...]]] = ContextVar(
+    "injectq_like_early_local_overrides",
+    default={},  # noqa: B039 - never mutated: replaced by a new mapping
+)

@@ -30,8 +30,9 @@ class Registry:
             raise RegistrationError(
                 f"cannot {what}: the container is frozen (its first resolution or validate() was {self.frozen_at})",
                 key=key,
-                hint="register every provider before the first resolve; in tests, use "
-                "`with container.override(Key, ...)`, which works on a frozen container",
+                hint=f"register every provider, and call every integration's setup(), before {self.frozen_at}; "
+                "to replace a provider in tests, use `with container.override(Key, ...)`, which works "
+                "before and after the first resolution",
             )
 
     def add(self, provider: Provider, *, override: bool) -> Provider:
@@ -57,6 +58,10 @@ class Registry:
             raise _duplicate(key, self.single[key], provider, "", "")
         self.single[key] = provider
         return provider
+
+    def single_provider(self, key: Any) -> Provider | None:
+        """The provider registered for ``key`` without ``multi=True``, if any."""
+        return self.single.get(key)
 
     def all(self) -> list[Provider]:
         providers = [*self.single.values()]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._cleanup import needs_event_loop
+from ._context import fill_context
 from ._contract import (
     ASYNC,
     ASYNC_CONTEXT_MANAGER,
@@ -30,13 +31,13 @@ from ._contract import (
     Resolver,
 )
 from ._graph import Graph
-from ._keys import describe, normalize, runtime_class
-from ._overrides import EMPTY, Layer, Layers
+from ._keys import describe, normalize
+from ._overrides import EMPTY, Layer, Layers, WaitingOverrides
 from ._plan import Compiler
 from ._providers import Kind, Provider, Scope
 from ._registry import Registry
 from ._scope import CURRENT, AsyncRequestScope, is_async_callable, not_open
-from .exceptions import AsyncProviderError, MissingProviderError, RegistrationError, ScopeError
+from .exceptions import AsyncProviderError, ScopeError
 
 __all__ = ["Runtime"]
 
@@ -54,6 +55,7 @@ class Runtime:
         "_layers",
         "_publish",
         "_registry",
+        "_waiting",
         "async_resolvers",
         "autouse_runners",
         "context_slots",
@@ -74,6 +76,7 @@ class Runtime:
         self._registry = registry
         self._publish = publish
         self._layers: Layers | None = None  # made when the registry freezes
+        self._waiting: WaitingOverrides | None = None  # overrides entered before it froze, if any
         # Slots whose async cleanups (creations) have finished without waiting (see _cleanup, _codegen.gather).
         self.quiet_cleanups: set[int] = set()
         self.quiet_creations: set[int] = set()
@@ -125,8 +128,10 @@ class Runtime:
                     self.context_slots[level] = tuple(
                         compiler.slots[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
                     )
-                self._layers = Layers(compiler, self.lock, self._refresh_fast_path)
+                layers = self._layers = Layers(compiler, self.lock, self._refresh_fast_path)
                 self.frozen = True
+                if self._waiting is not None:
+                    self._waiting.apply(layers)
             return self._layers.base.compiler
 
     def _load_instances(self, graph: Graph) -> None:
@@ -143,11 +148,21 @@ class Runtime:
 
     def active(self) -> Layer:
         """The layer resolution uses in this context: a local override's, else the global one."""
-        return self.layers.active()
+        layers = self.layers
+        waiting = self._waiting
+        if waiting is not None and waiting.local_count:
+            waiting.apply_local(layers)
+        return layers.active()
 
     def _refresh_fast_path(self) -> None:
         layers = self._layers
-        if layers is not None and self.started and not layers.local_count:
+        waiting = self._waiting
+        if (
+            layers is not None
+            and self.started
+            and not layers.local_count
+            and (waiting is None or not waiting.local_count)
+        ):
             top = layers.top
             self.async_resolvers, self.sync_resolvers = top.async_resolvers, top.sync_resolvers
             self.values_view = self.values if top is layers.base else EMPTY
@@ -198,7 +213,15 @@ class Runtime:
         return self.active().graph.provider(normalize(key)) is not None
 
     def push_override(self, key: Any, provider: Provider, *, local: bool) -> Callable[[], None]:
-        return self.layers.push(key, provider, local=local)
+        """Apply an override; returns what undoes it. Before the container froze, the override
+        waits (it does not freeze the container).
+        """
+        with self.lock:
+            if self._layers is not None:
+                return self._layers.push(key, provider, local=local)
+            if self._waiting is None:
+                self._waiting = WaitingOverrides(self.lock, self._refresh_fast_path)
+            return self._waiting.add(key, provider, local=local)
 
     # -- starting and closing -------------------------------------------------------
 
@@ -359,47 +382,4 @@ class Runtime:
     def fill_context(self, scope: AsyncRequestScope, context: Mapping[Any, Any] | None) -> None:
         """Put a new scope's context values in its cache (inheriting its parent's of the same level)."""
         compiler = self.freeze("opening a scope with context values")
-        level = scope.level
-        cache = scope.cache
-        parent = scope.parent
-        same_level = parent.levels[level] if parent is not None else None
-        if same_level is not None:
-            for slot in self.context_slots.get(level, ()):
-                if slot in same_level.cache:
-                    cache[slot] = same_level.cache[slot]
-        if not context:
-            return
-        for given, value in context.items():
-            key = normalize(given)
-            provider = compiler.graph.provider(key)
-            if provider is None or provider.kind is not Kind.CONTEXT:
-                raise MissingProviderError(
-                    key,
-                    message=f"the scope was given a value for {describe(key)}, which is not a declared context value",
-                    hint=f"declare it first: container.register_context({describe(key)}, scope=Scope.{level.name})",
-                )
-            if provider.scope is not level:
-                raise ScopeError(
-                    f"{describe(key)} is a context value of {provider.scope.name} scopes, "
-                    f"but was given to a {level.name} scope",
-                    key=key,
-                    hint=f"pass it when opening the {provider.scope.name} scope",
-                )
-            _check_context_value(key, value)
-            cache[compiler.slots[provider]] = value
-
-
-def _check_context_value(key: Any, value: Any) -> None:
-    expected = runtime_class(key)
-    if expected is None:
-        return
-    try:
-        ok = isinstance(value, expected)
-    except TypeError:
-        ok = True
-    if not ok:
-        raise RegistrationError(
-            f"the context value given for {describe(key)} is a {type(value).__qualname__}",
-            key=key,
-            hint=f"pass an instance of {describe(key)}",
-        )
+        fill_context(scope, context, compiler, self.context_slots.get(scope.level, ()))
