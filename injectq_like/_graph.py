@@ -10,12 +10,13 @@ exactly what resolution can build.
 from __future__ import annotations
 
 import functools
+import typing
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._keys import base_of
+from ._keys import base_of, normalize
 from ._providers import Kind, Provider, Scope
 from ._registry import Registry
 from ._signature import Dependency, DepKind, read_dependencies
@@ -110,10 +111,20 @@ class Graph:
             del found[name]
         return found
 
+    def provider_for(self, key: Any, kind: DepKind) -> Provider | None:
+        """The provider a dependency on ``key`` gets: for ``T | None``, the union's own if it is
+        registered (a factory of the current user, say), else ``T``'s.
+        """
+        if kind is DepKind.OPTIONAL:
+            union = self.provider(normalize(typing.Optional[key]))  # noqa: UP045 - any key, Annotated too
+            if union is not None:
+                return union
+        return self.provider(key)
+
     def edge(self, dependency: Dependency) -> Edge:
         if dependency.kind is DepKind.LIST:
             return Edge(dependency, self.collection(dependency.key))
-        found = self.provider(dependency.key)
+        found = self.provider_for(dependency.key, dependency.kind)
         if found is not None:
             return Edge(dependency, (found,))
         optional = dependency.kind is DepKind.OPTIONAL or dependency.has_default

@@ -14,7 +14,10 @@ key, read by ``_signature``.
 
 from __future__ import annotations
 
+import collections.abc
 import enum
+import functools
+import operator
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, get_args, get_origin
@@ -63,15 +66,35 @@ _NOT_KEYS: Final = (typing.Any, type(None), None, typing.NoReturn, typing.Never)
 
 
 def normalize(annotation: Any) -> Any:
-    """The canonical key for a type form (``Annotated`` reduced to its ``Named``)."""
-    if get_origin(annotation) is Annotated:
-        base = annotation.__origin__
+    """The canonical key for a type form: one key for every spelling of one type.
+
+    ``Annotated`` is reduced to its ``Named``; the ``typing`` aliases of
+    builtins and of ``collections.abc`` become the builtins and ABCs
+    themselves (``typing.List[int]`` is ``list[int]``, ``typing.Callable``
+    is ``collections.abc.Callable``), inside other generics too; unions are
+    written with ``|`` (``Optional[X]`` is ``X | None``).
+    """
+    origin: Any = get_origin(annotation)
+    if origin is None:
+        return annotation
+    if origin is Annotated:
         named = next((m for m in annotation.__metadata__ if isinstance(m, Named)), None)
-        base = normalize(base)
-        if named is None:
-            return base
-        return Annotated[base, named]
-    return annotation
+        base = normalize(annotation.__origin__)
+        return base if named is None else Annotated[base, named]
+    args = get_args(annotation)
+    try:
+        if typing_inspect.is_union_type(annotation):
+            return functools.reduce(operator.or_, (normalize(arg) for arg in args))
+        if not isinstance(origin, type):
+            return annotation  # Literal, ClassVar and the like: left as written
+        if not args:
+            return origin  # a bare typing.List is list
+        generic: Any = origin  # subscriptable: it was subscripted
+        if generic is collections.abc.Callable and isinstance(args[0], list):
+            return generic[[normalize(arg) for arg in args[0]], normalize(args[1])]
+        return generic[tuple(normalize(arg) for arg in args)]
+    except TypeError:  # a form that cannot be rebuilt (a string inside, say): kept as written
+        return annotation
 
 
 def base_of(key: Any) -> Any:
@@ -103,7 +126,11 @@ def key_problem(key: Any) -> str | None:
     if isinstance(base, typing.TypeVar):
         return f"the type variable {base} is not a key: register a concrete type"
     if typing_inspect.is_union_type(base):
-        return f"the union {describe(base)} is not a key: register each type on its own"
+        for member in get_args(base):
+            problem = None if member is type(None) else key_problem(member)
+            if problem is not None:
+                return f"in the union {describe(base)}: {problem}"
+        return None
     origin = get_origin(base)
     if origin is not None:
         if origin is list:
@@ -116,8 +143,10 @@ def key_problem(key: Any) -> str | None:
 
 
 def runtime_class(key: Any) -> type | None:
-    """The class an ``isinstance`` check can use for ``key``, if there is one."""
+    """The class an ``isinstance`` check can use for ``key``, if there is one (never for a union)."""
     base = base_of(key)
+    if typing_inspect.is_union_type(base):
+        return None  # types.UnionType is a class too, but no member is an instance of it
     while isinstance(base, typing.NewType):
         base = base.__supertype__
     origin = get_origin(base)
@@ -136,6 +165,10 @@ def describe(key: Any) -> str:
         return key.__name__
     if key is None or key is type(None):
         return "None"
+    if key is Ellipsis:
+        return "..."
+    if isinstance(key, list):  # the parameters of Callable[[A, B], R]
+        return f"[{', '.join(describe(arg) for arg in key)}]"
     if isinstance(key, type) and get_origin(key) is None:
         return key.__name__
     if typing_inspect.is_union_type(key):
@@ -144,6 +177,8 @@ def describe(key: Any) -> str:
     if origin is not None:
         args = get_args(key)
         name = getattr(origin, "__name__", None) or repr(origin).removeprefix("typing.")
+        if origin is typing.Literal:
+            return f"Literal[{', '.join(repr(arg) for arg in args)}]"
         if args:
             return f"{name}[{', '.join(describe(a) for a in args)}]"
         return str(name)

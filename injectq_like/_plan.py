@@ -93,7 +93,7 @@ class Compiler:
                 expression = "[" + ", ".join(code for code, _ in parts) + "]"
                 awaits = any(a for _, a in parts)
             else:
-                root = self.graph.provider(key)
+                root = self.graph.provider_for(key, kind)
                 if root is None:
                     if kind is DepKind.OPTIONAL:
                         return resolve_none, False
@@ -150,8 +150,8 @@ class Compiler:
         """Every generated function a key's resolver uses, for reading and debugging."""
         with self._lock:
             self.resolver(annotation, mode)
-            key, _, _ = analyse(annotation, owner="explain()", parameter="key")
-            root = self.graph.provider(key)
+            key, kind, _ = analyse(annotation, owner="explain()", parameter="key")
+            root = self.graph.provider_for(key, kind)
             names = [n for n in self._builder.sources if n == f"resolve_{identifier(describe(key))}"]
             wanted = self._reachable(root) if root is not None else set()
             names.extend(f"{p}{i}" for i in sorted(wanted) for p in ("g", "a") if f"{p}{i}" in self._builder.sources)

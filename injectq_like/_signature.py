@@ -103,9 +103,8 @@ def analyse(annotation: Any, *, owner: str, parameter: str) -> tuple[Any, DepKin
     origin = get_origin(inner)
     if typing_inspect.is_optional_type(inner) and typing_inspect.is_union_type(inner):
         members = [a for a in get_args(inner) if a is not type(None)]
-        if len(members) != 1:
-            raise _unusable(owner, parameter, annotation, "a union of several types is not a dependency")
-        kind, inner = DepKind.OPTIONAL, members[0]
+        if len(members) == 1:  # T | None: the union's provider if it has one, else T's, else None
+            kind, inner = DepKind.OPTIONAL, members[0]
     elif origin is list:
         (element,) = get_args(inner) or (typing.Any,)
         kind, inner = DepKind.LIST, element

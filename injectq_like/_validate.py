@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, get_origin
 
+import typing_inspect
+
 from ._graph import Graph
 from ._keys import base_of, describe, name_of
 from ._providers import Provider, Scope
@@ -49,6 +51,8 @@ def hint_for_missing(graph: Graph, key: Any) -> str:
     if name_of(key) is not None:
         unnamed = " (it is registered without a name)" if base in graph.registry.single else ""
         return f"register one under that name{unnamed}: container.register({describe(base)}, name={name_of(key)!r})"
+    if typing_inspect.is_union_type(base):
+        return f"register a factory that returns it: container.register({describe(base)}, factory=...)"
     if get_origin(base) is not None:
         return f"register it: container.register({describe(base)}, Implementation)"
     return f"register it: container.register({describe(base)}) or with a factory"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from injectq_like import AnnotationError, Container, InvalidContainerError, Lazy
+from injectq_like import AnnotationError, Container, InvalidContainerError, Lazy, MissingProviderError
 
 if TYPE_CHECKING:
 
@@ -59,13 +59,21 @@ class Hidden:
         self.items = items
 
 
-def test_an_optional_union_of_several_types_is_not_a_dependency() -> None:
-    """``A | B | None`` cannot say which type to inject."""
-    problem = only_problem(EitherOrNone)
-    assert str(problem).splitlines()[0] == (
-        "parameter 'when' of EitherOrNone.__init__ is annotated Clock | Calendar | None: "
-        "a union of several types is not a dependency"
-    )
+def test_an_optional_union_of_several_types_is_a_key_of_its_own() -> None:
+    """``A | B | None`` is a key like any type (not the ``T | None`` rule): unregistered, it is missing,
+    and the hint says to register a factory returning it.
+    """
+    container = Container()
+    container.register(EitherOrNone)
+    with pytest.raises(InvalidContainerError) as raised:
+        container.validate()
+    (problem,) = raised.value.errors
+    assert isinstance(problem, MissingProviderError)
+    assert str(problem).splitlines() == [
+        "no provider for Clock | Calendar | None, which EitherOrNone needs",
+        "  resolution path: EitherOrNone -> Clock | Calendar | None",
+        "  hint: register a factory that returns it: container.register(Clock | Calendar | None, factory=...)",
+    ]
 
 
 def test_a_bare_lazy_needs_its_type_argument() -> None:

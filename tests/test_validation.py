@@ -694,17 +694,11 @@ def test_factory_parameter_without_annotation() -> None:
     ("cls", "message"),
     [
         pytest.param(NeedsAny, "parameter 'value' of NeedsAny.__init__ is annotated Any", id="Any"),
-        pytest.param(
-            NeedsUnion,
-            "parameter 'value' of NeedsUnion.__init__ is annotated Database | UserRepo: "
-            "the union Database | UserRepo is not a key",
-            id="union",
-        ),
         pytest.param(NeedsUndefinedName, "name 'Nowhere' is not defined at runtime", id="undefined-name"),
     ],
 )
 def test_unusable_annotations(cls: type, message: str) -> None:
-    """Any, a union of several types and an undefined name are AnnotationErrors."""
+    """Any and an undefined name are AnnotationErrors."""
     container = Container()
     container.register(cls)
     (error,) = _problems(container).errors
@@ -712,6 +706,25 @@ def test_unusable_annotations(cls: type, message: str) -> None:
     assert error.parameter == "value"
     assert message in str(error)
     assert error.hint
+
+
+def test_a_union_dependency_is_a_key_satisfied_by_its_own_provider() -> None:
+    """A parameter annotated with a union of two types depends on that union, a key like any type:
+    missing until a provider of it is registered, then built from it.
+    """
+    container = Container()
+    container.register(NeedsUnion)
+    (error,) = _problems(container).errors
+    assert isinstance(error, MissingProviderError)
+    assert error.key == Database | UserRepo
+    assert "no provider for Database | UserRepo, which NeedsUnion needs" in str(error)
+
+    database = Database()
+    fixed = Container()
+    fixed.register(NeedsUnion)
+    fixed.register(Database | UserRepo, factory=lambda: database)
+    fixed.validate()
+    assert fixed.resolve_sync(NeedsUnion).value is database
 
 
 # -- everything together -----------------------------------------------------------------------------
