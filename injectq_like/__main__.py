@@ -3,8 +3,10 @@
     python -m injectq_like check myapp.di:container
     python -m injectq_like graph myapp.di:container --format mermaid
 
-The target is ``module:attribute`` naming a ``Container`` or a
-zero-argument function returning one. Exit status: 0 when valid (``check``)
+The target is ``module:attribute`` naming a ``Container``, a
+zero-argument function returning one, or an app an integration's
+``setup(app, container)`` was called on (its ``@inject`` handlers are
+checked with the container). Exit status: 0 when valid (``check``)
 or drawn (``graph``), 1 when the container is invalid, 2 when the target
 cannot be imported or found. An injectq_like error is reported as a
 message, never as a traceback.
@@ -15,12 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import Final, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TextIO
 
-from ._container import Container, runtime_of
+from ._container import Container, check, runtime_of
 from ._draw import FORMATS
-from ._loading import TargetError, load_container
+from ._loading import TargetError, load_target
 from .exceptions import DIError, InvalidContainerError
 
 __all__ = ["main"]
@@ -34,28 +36,29 @@ class _Unloadable(Exception):  # noqa: N818 - a private signal, never seen by us
     pass
 
 
-def _load(target: str) -> Container:
+def _load(target: str) -> tuple[Container, list[Callable[..., Any]]]:
     module_name, _, attribute = target.partition(":")
     if module_name and attribute and os.getcwd() not in sys.path and "" not in sys.path:  # noqa: PTH109
         sys.path.insert(0, os.getcwd())  # noqa: PTH109 - as `python -m` does
     try:
-        return load_container(target)
+        return load_target(target)
     except (TargetError, DIError):
         raise
     except Exception as error:  # noqa: BLE001 - any failure to import is reported, never a traceback
         raise _Unloadable(f"importing {module_name!r} failed: {type(error).__name__}: {error}") from None
 
 
-def _check(container: Container, target: str, out: TextIO) -> int:
+def _check(container: Container, handlers: list[Callable[..., Any]], target: str, out: TextIO) -> int:
     try:
-        container.validate()
+        check(container, handlers)
     except InvalidContainerError as error:
         print(f"{target}: invalid", file=out)
         print(str(error), file=out)
         return INVALID
     graph = runtime_of(container).active().graph
     edges = sum(len(graph.edges(p)) for p in graph.providers)
-    print(f"{target}: valid ({len(graph.providers)} providers, {edges} dependencies)", file=out)
+    checked = f", {len(handlers)} handlers" if handlers else ""
+    print(f"{target}: valid ({len(graph.providers)} providers, {edges} dependencies{checked})", file=out)
     return OK
 
 
@@ -89,7 +92,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     arguments = _parser().parse_args(argv)
     try:
-        container = _load(arguments.target)
+        container, handlers = _load(arguments.target)
     except (TargetError, _Unloadable) as error:
         print(f"error: {error}", file=sys.stderr)
         return UNLOADABLE
@@ -99,7 +102,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return INVALID
     try:
         if arguments.command == "check":
-            return _check(container, arguments.target, stream)
+            return _check(container, handlers, arguments.target, stream)
         stream.write(container.graph(arguments.format))
     except DIError as error:
         print(f"[{type(error).__name__}] {error}", file=stream)

@@ -11,14 +11,14 @@ slots so that a cached resolution costs a dict lookup.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, final, overload
 
 from ._contract import ASYNC, OPEN, SYNC, CompiledResolver, Resolver
 from ._draw import draw
 from ._graph import Graph
-from ._handlers import call
+from ._handlers import HandlerPlan, call
 from ._keys import MISSING, describe
 from ._make_provider import caller, check_key, class_provider, factory_provider, instance_provider, with_options
 from ._overrides import EMPTY, Override
@@ -29,12 +29,12 @@ from ._runtime import Runtime
 from ._scope import CURRENT, AsyncRequestScope, not_open
 from ._signature import named_key
 from ._validate import problems
-from .exceptions import InvalidContainerError, RegistrationError
+from .exceptions import DIError, InvalidContainerError, RegistrationError
 
 if TYPE_CHECKING:
     from typing_extensions import TypeForm  # a type checker's name; never imported at run time
 
-__all__ = ["Container", "runtime_of"]
+__all__ = ["Container", "check", "runtime_of"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -241,18 +241,11 @@ class Container(Registrations):
     # -- checking --------------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Check the whole graph and compile every resolver; raise ``InvalidContainerError`` listing
-        every problem (missing providers, cycles, lifetime violations, unusable annotations).
+        """Check the whole graph, and the ``@inject(container=...)`` handlers of this container, and
+        compile every resolver; raise ``InvalidContainerError`` listing every problem (missing
+        providers, cycles, lifetime violations, unusable annotations), each with its path.
         """
-        runtime = self._runtime
-        runtime.freeze("validate()")
-        layer = runtime.active()
-        found = problems(layer.graph)
-        if found:
-            raise InvalidContainerError(found)
-        for key in layer.graph.registry.single:
-            runtime.resolver_in(layer, key, ASYNC)
-            runtime.resolver_in(layer, key, SYNC)
+        check(self, ())
 
     def graph(self, format: str = "text") -> str:  # noqa: A002 - the SPEC's name for it
         """The dependency graph drawn as ``"mermaid"``, ``"dot"`` or ``"text"`` (a tree for terminals).
@@ -326,3 +319,30 @@ class Container(Registrations):
 def runtime_of(container: Container) -> Runtime:
     """The runtime of a container (for ``@inject(container=...)`` and the integrations)."""
     return container._runtime
+
+
+def check(container: Container, handlers: Iterable[Callable[..., Any]]) -> None:
+    """``container.validate()``, also checking ``handlers`` (``@inject`` functions an integration
+    found in an app: routes, dependencies, tasks), whichever container they name.
+    """
+    runtime = container._runtime
+    runtime.freeze("validate()")
+    layer = runtime.active()
+    plans = list(runtime.handlers)
+    for handler in handlers:
+        plan = getattr(handler, "__injectq_like__", None)
+        if isinstance(plan, HandlerPlan) and plan not in runtime.handlers and plan not in plans:
+            plans.append(plan)
+    found: list[DIError] = []
+    checked = []
+    for plan in plans:
+        try:
+            checked.append((plan.handler, plan.dependencies()))
+        except DIError as error:  # an annotation that cannot be read: reported with the handler
+            found.append(error.with_path((plan.handler,)))
+    found += problems(layer.graph, handlers=checked)
+    if found:
+        raise InvalidContainerError(found)
+    for key in layer.graph.registry.single:
+        runtime.resolver_in(layer, key, ASYNC)
+        runtime.resolver_in(layer, key, SYNC)

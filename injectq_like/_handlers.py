@@ -12,19 +12,22 @@ differ only in whether they await.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Final
 
 from ._contract import ASYNC, OPEN, Mode
+from ._keys import describe
 from ._markers import Lazy
 from ._plan import HandlerKey
 from ._providers import Scope
 from ._runtime import Runtime
 from ._scope import CURRENT, AsyncRequestScope, not_open
-from ._signature import Dependency, DepKind, callable_name, read_dependencies
+from ._signature import Dependency, DepKind, analyse, callable_name, read_dependencies
 from .exceptions import NoActiveScopeError
 
 __all__ = ["HandlerPlan", "call", "injected_parameters"]
@@ -79,9 +82,11 @@ class HandlerPlan:
     """
 
     __slots__ = (
+        "__weakref__",
         "_function",
         "_lock",
         "first_position",
+        "handler",
         "names",
         "params",
         "resolver_key",
@@ -91,9 +96,17 @@ class HandlerPlan:
     )
 
     def __init__(
-        self, function: Callable[..., Any], runtime: Runtime | None = None, uses: tuple[Any, ...] = ()
+        self,
+        function: Callable[..., Any],
+        runtime: Runtime | None = None,
+        uses: tuple[Any, ...] = (),
+        *,
+        handler: Callable[..., Any] | None = None,
     ) -> None:
         self._function: Callable[..., Any] | None = function
+        #: The handler, named in resolution paths by ``validate()`` (``@inject``'s plans keep it;
+        #: ``container.call``'s, cached by a weak reference to the function, must not).
+        self.handler = handler
         self._lock = threading.Lock()
         self.runtime = runtime  # @inject(container=...)'s, else None: the innermost scope of any container
         self.uses = uses
@@ -128,6 +141,14 @@ class HandlerPlan:
                     self._function = None  # no longer needed: do not keep it alive
                 params = self.params
         return params
+
+    def dependencies(self) -> list[Dependency]:
+        """What ``validate()`` checks of the handler: its injected parameters, then ``uses=``."""
+        found = [param.dependency for param in self.get()]
+        for used in self.uses:
+            key, kind, _ = analyse(used, owner=describe(self.handler), parameter="uses")
+            found.append(Dependency("uses", key, kind, positional_only=False, has_default=False, annotation=used))
+        return found
 
     def rebind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Give positional arguments to the caller's parameters, as the visible signature says.
@@ -212,15 +233,40 @@ async def _compile_and_resolve(key: HandlerKey | None, scope: AsyncRequestScope)
 
 
 def _no_scope(function: Callable[..., Any]) -> NoActiveScopeError:
+    framework = _framework_calling()
+    if framework is not None:
+        hint = (
+            f"this call runs inside a {framework[0]} request with no scope open: install the integration "
+            f"once, `{framework[1]}.setup(app, container)`, and every request opens one"
+        )
+    else:
+        hint = (
+            "open a scope around the call (`async with container.scope():`), or decorate with "
+            "@inject(container=container) to resolve from that container's APP scope"
+        )
     return NoActiveScopeError(
         function,
         Scope.REQUEST,
         message=f"@inject handler {callable_name(function)}() was called with no scope open to resolve from",
-        hint=(
-            "open a scope around the call (`async with container.scope():`), or decorate with "
-            "@inject(container=container) to resolve from that container's APP scope"
-        ),
+        hint=hint,
     )
+
+
+#: Frameworks whose request a handler may be called in, by top-level package: (name, integration).
+_FRAMEWORKS: Final = {
+    "fastapi": ("FastAPI", "injectq_like.integrations.starlette"),
+    "starlette": ("Starlette", "injectq_like.integrations.starlette"),
+}
+
+
+def _framework_calling() -> tuple[str, str] | None:
+    """The web framework whose code is on the stack below this call, if any (errors only)."""
+    packages = set()
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        packages.add(str(frame.f_globals.get("__name__", "")).partition(".")[0])
+        frame = frame.f_back
+    return next((found for name, found in _FRAMEWORKS.items() if name in packages), None)
 
 
 def missing(

@@ -96,7 +96,10 @@ def inject(
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(function, staticmethod | classmethod):
             return type(function)(decorate(function.__func__))
-        plan = HandlerPlan(function, runtime_of(container) if container is not None else None, tuple(uses))
+        runtime = runtime_of(container) if container is not None else None
+        plan = HandlerPlan(function, runtime, tuple(uses), handler=function)
+        if runtime is not None:
+            runtime.handlers[plan] = None  # checked by container.validate()
         wrapper = _wrap(function, plan, scope)
         signature = _visible_signature(function)
         wrapper.__signature__ = signature  # type: ignore[attr-defined]

@@ -186,7 +186,7 @@ def describe(key: Any) -> str:
         return str(key)
     name = getattr(key, "__qualname__", None) or getattr(key, "__name__", None)
     if isinstance(name, str):
-        return name
+        return name.rpartition("<locals>.")[2]  # a handler defined in a function: its own name
     return repr(key).removeprefix("typing.")
 
 

@@ -1,13 +1,18 @@
-"""Finding the container a ``MODULE:ATTR`` target names, for the command line and the pytest plugin."""
+"""Finding the container a ``MODULE:ATTR`` target names (directly, or through an app an
+integration was set up on), for the command line and the pytest plugin.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import weakref
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._container import Container
 
-__all__ = ["TargetError", "load_container"]
+__all__ = ["TargetError", "load_container", "load_target", "register_app"]
 
 
 class TargetError(Exception):
@@ -44,6 +49,47 @@ def _load(target: str) -> Any:
         except AttributeError:
             raise MissingTarget(f"{module_name!r} has no attribute {attribute!r}") from None
     return found
+
+
+#: Apps an integration's ``setup`` was called on: their container, and what finds their handlers.
+_APPS: weakref.WeakKeyDictionary[Any, tuple[Container, Callable[[], Iterable[Callable[..., Any]]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def register_app(app: Any, container: Container, handlers: Callable[[], Iterable[Callable[..., Any]]]) -> None:
+    """Remember that ``setup(app, container)`` was called (for ``python -m injectq_like check MODULE:APP``);
+    ``handlers`` lists the app's ``@inject`` handlers when called.
+    """
+    with contextlib.suppress(TypeError):  # an app that cannot be weakly referenced is not found by the CLI
+        _APPS[app] = (container, handlers)
+
+
+def load_target(target: str) -> tuple[Container, list[Callable[..., Any]]]:
+    """The container a ``module:attribute`` target names, with the ``@inject`` handlers to check with
+    it: none for a container, the app's for an app an integration's ``setup`` was called on.
+    """
+    found = _load(target)
+    app = _registered(found)
+    if app is None and callable(found) and not isinstance(found, Container):
+        found = found()
+        app = _registered(found)
+    if app is not None:
+        container, handlers = app
+        return container, list(handlers())
+    if not isinstance(found, Container):
+        raise NotAContainer(
+            f"{target} is a {type(found).__name__}, not a Container, a function returning one, "
+            "or an app an integration's setup() was called on"
+        )
+    return found, []
+
+
+def _registered(found: Any) -> tuple[Container, Callable[[], Iterable[Callable[..., Any]]]] | None:
+    try:
+        return _APPS.get(found)
+    except TypeError:
+        return None
 
 
 def load_container(target: str) -> Container:

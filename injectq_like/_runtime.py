@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -60,6 +61,7 @@ class Runtime:
         "autouse_runners",
         "context_slots",
         "frozen",
+        "handlers",
         "lock",
         "quiet_cleanups",
         "quiet_creations",
@@ -96,6 +98,9 @@ class Runtime:
         self.context_slots: dict[Scope, tuple[int, ...]] = {}
         self.started = False
         self.frozen = False
+        #: The injection plans of the ``@inject(container=...)`` handlers of this container, which
+        #: ``validate()`` checks (weakly held: a handler that goes away is not checked).
+        self.handlers: weakref.WeakKeyDictionary[Any, None] = weakref.WeakKeyDictionary()
         self.lock = threading.RLock()
         self.scopes_lock = threading.RLock()
         self.root = self._new_root()

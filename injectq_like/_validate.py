@@ -1,4 +1,5 @@
-"""Every problem of a graph, each with the resolution path that reaches it and a hint.
+"""Every problem of a graph and of the handlers resolved from it, each with the resolution path
+that reaches it and a hint.
 
 One walk reports missing providers, cycles, lifetime violations (a
 longer-lived instance depending on a shorter-lived one) and unusable
@@ -7,7 +8,7 @@ annotations together, each problem once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, get_origin
 
 import typing_inspect
@@ -15,6 +16,7 @@ import typing_inspect
 from ._graph import Graph
 from ._keys import base_of, describe, name_of
 from ._providers import Provider, Scope
+from ._signature import Dependency
 from .exceptions import (
     AnnotationError,
     CircularDependencyError,
@@ -26,9 +28,18 @@ from .exceptions import (
 __all__ = ["hint_for_missing", "problems"]
 
 
-def problems(graph: Graph, roots: Iterable[Provider] | None = None) -> list[DIError]:
-    """Every problem reachable from ``roots`` (all providers when ``None``), in a stable order."""
+def problems(
+    graph: Graph,
+    roots: Iterable[Provider] | None = None,
+    handlers: Iterable[tuple[Any, Sequence[Dependency]]] = (),
+) -> list[DIError]:
+    """Every problem reachable from ``handlers`` (each a handler and its injected dependencies;
+    their paths start at the handler) and from ``roots`` (all providers when ``None``), each
+    reported once, in a stable order.
+    """
     walk = _Walk(graph)
+    for handler, dependencies in handlers:
+        walk.visit_handler(handler, dependencies)
     for root in graph.providers if roots is None else roots:
         walk.visit(root, ())
     return walk.errors
@@ -70,6 +81,24 @@ class _Walk:
         self.seen_cycles: set[frozenset[int]] = set()
         self.seen_scope: set[tuple[int, int]] = set()
 
+    def visit_handler(self, handler: Any, dependencies: Sequence[Dependency]) -> None:
+        """A handler's injected parameters (and ``uses=``): like a provider's, from the handler."""
+        path = (handler,)
+        for dependency in dependencies:
+            edge = self.graph.edge(dependency)
+            if edge.missing:
+                self._missing(handler, dependency.key, path)
+                continue
+            if not edge.lazy:
+                for target in edge.targets:
+                    self.visit(target, path)
+
+    def _missing(self, owner: Any, key: Any, path: tuple[Any, ...]) -> None:
+        marker = (id(owner), key)
+        if marker not in self.seen_missing:
+            self.seen_missing.add(marker)
+            self.errors.append(MissingProviderError(key, path=(*path, key), hint=hint_for_missing(self.graph, key)))
+
     def visit(self, provider: Provider, path: tuple[Any, ...]) -> None:
         if provider in self.done or provider in self.active:
             return
@@ -85,16 +114,7 @@ class _Walk:
         for edge in edges:
             dependency = edge.dependency
             if edge.missing:
-                marker = (id(provider), dependency.key)
-                if marker not in self.seen_missing:
-                    self.seen_missing.add(marker)
-                    self.errors.append(
-                        MissingProviderError(
-                            dependency.key,
-                            path=(*path, dependency.key),
-                            hint=hint_for_missing(self.graph, dependency.key),
-                        )
-                    )
+                self._missing(provider, dependency.key, path)
                 continue
             for target in edge.targets:
                 self._check_lifetime(provider, target, path)

@@ -4,16 +4,30 @@ overrides entered before the app is built (and test doubles in them), and the fr
 
 from __future__ import annotations
 
+import io
+import sys
+from pathlib import Path
 from unittest.mock import AsyncMock, Mock
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from injectq_like import Container, Inject, RegistrationError, Scope, inject
+from injectq_like import (
+    Container,
+    Inject,
+    InvalidContainerError,
+    MissingProviderError,
+    NoActiveScopeError,
+    RegistrationError,
+    Scope,
+    inject,
+)
+from injectq_like.__main__ import main
 from injectq_like._container import runtime_of
+from injectq_like._keys import describe_path
 from injectq_like.integrations.starlette import setup
 
 
@@ -171,3 +185,146 @@ def test_the_freeze_error_says_where_it_froze_and_what_to_reorder() -> None:
     assert "the first resolution of Settings at test_porting.py:" in message
     assert "call every integration's setup(), before the first resolution of Settings" in raised.value.hint
     assert "works before and after the first resolution" in raised.value.hint
+
+
+# -- handlers checked by validate(), at the app's start, and by check MODULE:APP ------------------------
+
+
+class UseCase:
+    """Needed only by an endpoint: forgetting to register it must not wait for the first request."""
+
+
+class Notifier:
+    pass
+
+
+def test_validate_checks_the_handlers_of_its_container_with_paths_from_the_handler() -> None:
+    """``@inject(container=c)`` handlers are checked by ``c.validate()``: their ``Inject[...]`` parameters
+    and ``uses=``, each problem with a path that starts at the handler.
+    """
+    container = Container()
+    container.register(ArticleRepo)
+
+    @inject(container=container, uses=(Notifier,))
+    async def list_articles(page: int, repo: Inject[ArticleRepo], use_case: Inject[UseCase]) -> None:
+        pass
+
+    with pytest.raises(InvalidContainerError) as raised:
+        container.validate()
+    assert [(type(e), describe_path(e.path)) for e in raised.value.errors] == [
+        (MissingProviderError, "list_articles -> UseCase"),
+        (MissingProviderError, "list_articles -> Notifier"),
+    ]
+    assert "resolution path: list_articles -> UseCase" in str(raised.value)
+
+
+def make_app_with_nested_handlers(container: Container) -> FastAPI:
+    """Handlers in a router included in a router, in a mounted app, and as a sub-dependency."""
+    inner = APIRouter()
+
+    @inner.get("/inner")
+    @inject
+    async def inner_endpoint(use_case: Inject[UseCase]) -> str:
+        return "inner"
+
+    outer = APIRouter(prefix="/outer")
+    outer.include_router(inner)
+
+    @inject
+    async def current_settings(request: Request, notifier: Inject[Notifier]) -> str:
+        return request.url.path
+
+    app = FastAPI()
+    app.include_router(outer)
+
+    @app.get("/uses-dependency")
+    async def uses_dependency(path: str = Depends(current_settings)) -> str:  # noqa: FAST002 - a local function: no Annotated under postponed annotations
+        return path
+
+    mounted = FastAPI()
+
+    @mounted.get("/deep")
+    @inject
+    async def mounted_endpoint(repo: Inject[ArticleRepo]) -> str:
+        return "deep"
+
+    app.mount("/sub", mounted)
+    setup(app, container)
+    return app
+
+
+@pytest.mark.anyio
+async def test_an_app_with_a_handler_missing_a_provider_does_not_start() -> None:
+    """``setup(app, container)`` checks every ``@inject`` handler the app calls when it starts: nested
+    routers, mounted apps and FastAPI sub-dependencies; the start fails listing them all.
+    """
+    container = Container()  # registers none of UseCase, Notifier, ArticleRepo
+    app = make_app_with_nested_handlers(container)
+    with pytest.raises(InvalidContainerError) as raised:
+        async with app.router.lifespan_context(app):
+            pass  # pragma: no cover - the start fails
+    assert sorted(describe_path(e.path) for e in raised.value.errors) == [
+        "current_settings -> Notifier",
+        "inner_endpoint -> UseCase",
+        "mounted_endpoint -> ArticleRepo",
+    ]
+
+
+@pytest.mark.anyio
+async def test_the_same_app_starts_once_everything_is_registered() -> None:
+    """With the three types registered, the app starts and serves the nested routes."""
+    container = Container()
+    for cls in (UseCase, Notifier, ArticleRepo):
+        container.register(cls)
+    app = make_app_with_nested_handlers(container)
+    async with app.router.lifespan_context(app):
+        assert (await call(app, "GET", "/outer/inner")).json() == "inner"
+        assert (await call(app, "GET", "/uses-dependency")).json() == "/uses-dependency"
+        assert (await call(app, "GET", "/sub/deep")).json() == "deep"
+
+
+def test_check_given_an_app_reports_its_handlers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m injectq_like check MODULE:APP`` validates the app's container with its handlers:
+    exit 1 listing a handler's missing provider, exit 0 with the handlers counted once fixed.
+    """
+    source = [
+        "from injectq_like import Container",
+        "from tests_porting_support import build",
+        "broken = build(Container())",
+    ]
+    (tmp_path / "porting_app.py").write_text("\n".join(source) + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "tests_porting_support", sys.modules[__name__])
+    out = io.StringIO()
+    assert main(["check", "porting_app:broken"], out) == 1
+    assert "inner_endpoint -> UseCase" in out.getvalue()
+    assert "Traceback" not in out.getvalue()
+
+    fixed = Container()
+    for cls in (UseCase, Notifier, ArticleRepo):
+        fixed.register(cls)
+    monkeypatch.setattr(sys.modules["porting_app"], "fixed", build(fixed), raising=False)
+    out = io.StringIO()
+    assert main(["check", "porting_app:fixed"], out) == 0
+    assert out.getvalue() == "porting_app:fixed: valid (5 providers, 0 dependencies, 3 handlers)\n"
+    sys.modules.pop("porting_app", None)
+
+
+def build(container: Container) -> FastAPI:
+    return make_app_with_nested_handlers(container)
+
+
+@pytest.mark.anyio
+async def test_a_handler_called_in_a_fastapi_request_without_setup_names_the_integration() -> None:
+    """An app that forgot ``setup()``: the NoActiveScopeError's hint names the integration's setup."""
+    app = FastAPI()
+
+    @app.get("/")
+    @inject
+    async def endpoint(settings: Inject[Settings]) -> str:
+        return settings.name  # pragma: no cover - the call fails first
+
+    with pytest.raises(NoActiveScopeError) as raised:
+        await call(app, "GET", "/")
+    assert "inside a FastAPI request" in raised.value.hint
+    assert "injectq_like.integrations.starlette.setup(app, container)" in raised.value.hint

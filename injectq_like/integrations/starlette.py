@@ -8,12 +8,16 @@ connection, supplies ``Request`` and ``WebSocket`` as context values of
 those scopes (declared for you), starts the container when the app starts
 and closes it when the app stops, around any lifespan the app already has.
 ``@inject`` endpoints then resolve from the request's scope; FastAPI sees
-only their own parameters.
+only their own parameters. When the app starts, the container is validated
+together with every ``@inject`` handler the app calls (endpoints and FastAPI
+dependencies, in included routers and mounted apps too): a handler needing
+something unregistered stops the start with ``InvalidContainerError``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
@@ -21,12 +25,14 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from injectq_like import Container, Scope
+from injectq_like._container import check
+from injectq_like._loading import register_app
 from injectq_like._registrations import declare_context
 from injectq_like.exceptions import RegistrationError
 
 from ._base import Receive, ScopePerConnection, Send
 
-__all__ = ["setup"]
+__all__ = ["handlers", "setup"]
 
 
 def _request(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> dict[Any, Any]:
@@ -62,7 +68,47 @@ def setup(app: Any, container: Container) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(application: Any) -> AsyncIterator[Any]:
+        check(container, handlers(app))  # a handler missing a provider stops the start, not its first request
         async with container, original(application) as state:
             yield state
 
     router.lifespan_context = lifespan
+    register_app(app, container, lambda: handlers(app))
+
+
+def handlers(app: Any) -> list[Callable[..., Any]]:
+    """The ``@inject`` functions an app calls: endpoints (functions, and methods of endpoint classes)
+    and FastAPI dependencies at any depth, through included routers and ``Mount``s, each once.
+    """
+    found: dict[int, Callable[..., Any]] = {}
+    seen: set[int] = set()
+
+    def add(candidate: Any) -> None:
+        if getattr(candidate, "__injectq_like__", None) is not None:
+            found.setdefault(id(getattr(candidate, "__func__", candidate)), candidate)
+        elif inspect.isclass(candidate):  # an HTTPEndpoint or WebSocketEndpoint class
+            for name in dir(candidate):
+                if not name.startswith("__"):
+                    add(getattr(candidate, name, None))
+
+    def dependencies(dependant: Any) -> None:
+        add(getattr(dependant, "call", None))
+        for sub in getattr(dependant, "dependencies", ()):
+            dependencies(sub)
+
+    def walk(routes: Any) -> None:
+        for route in routes or ():
+            if id(route) in seen:
+                continue
+            seen.add(id(route))
+            add(getattr(route, "endpoint", None))
+            dependant = getattr(route, "dependant", None)  # FastAPI: the endpoint's dependency tree
+            if dependant is not None:
+                dependencies(dependant)
+            included = getattr(route, "original_router", None)  # FastAPI: an included router, kept nested
+            if included is not None:
+                walk(included.routes)
+            walk(getattr(route, "routes", None))  # Mount, Host, a nested Router
+
+    walk(getattr(app, "routes", None))
+    return list(found.values())
