@@ -8,6 +8,7 @@ annotations together, each problem once.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any, get_origin
 
@@ -63,10 +64,38 @@ def hint_for_missing(graph: Graph, key: Any) -> str:
         unnamed = " (it is registered without a name)" if base in graph.registry.single else ""
         return f"register one under that name{unnamed}: container.register({describe(base)}, name={name_of(key)!r})"
     if typing_inspect.is_union_type(base):
-        return f"register a factory that returns it: container.register({describe(base)}, factory=...)"
-    if get_origin(base) is not None:
-        return f"register it: container.register({describe(base)}, Implementation)"
-    return f"register it: container.register({describe(base)}) or with a factory"
+        advice = f"register a factory that returns it: container.register({describe(base)}, factory=...)"
+    elif get_origin(base) is not None:
+        advice = f"register it: container.register({describe(base)}, Implementation)"
+    else:
+        advice = f"register it: container.register({describe(base)}) or with a factory"
+    near = _near_miss(graph, key)
+    return f"{near} If not, {advice}" if near else advice
+
+
+def _near_miss(graph: Graph, key: Any) -> str:
+    """ "did you mean ...?" for a registered key close to the missing one: the same name from another
+    module, the same generic with other arguments, or a name a few letters away.
+    """
+    wanted = describe(key)
+    registered = [p for p in graph.registry.single.values() if p.key != key]
+    same_name = [p for p in registered if describe(p.key) == wanted]
+    if same_name:
+        where = getattr(base_of(same_name[0].key), "__module__", "another module")
+        return f"did you mean {wanted} from {where} (registered at {same_name[0].source}), another class of that name?"
+    origin = get_origin(base_of(key))
+    names = {describe(p.key): p for p in registered}
+    lowered = wanted.lower()
+    candidates = [p for p in registered if origin is not None and get_origin(base_of(p.key)) is origin]
+    if len(wanted) >= 4:  # noqa: PLR2004 - an abbreviation of a longer name, or the reverse: Repo, Repository
+        candidates += [
+            p for name, p in names.items() if name.lower().startswith(lowered) or lowered.startswith(name.lower())
+        ]
+    candidates += [names[name] for name in difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.8)]
+    if not candidates:
+        return ""
+    found = candidates[0]
+    return f"did you mean {describe(found.key)} (registered at {found.source})?"
 
 
 class _Walk:

@@ -4,6 +4,7 @@ overrides entered before the app is built (and test doubles in them), and the fr
 
 from __future__ import annotations
 
+import importlib
 import io
 import sys
 from pathlib import Path
@@ -328,3 +329,63 @@ async def test_a_handler_called_in_a_fastapi_request_without_setup_names_the_int
         await call(app, "GET", "/")
     assert "inside a FastAPI request" in raised.value.hint
     assert "injectq_like.integrations.starlette.setup(app, container)" in raised.value.hint
+
+
+# -- near misses ----------------------------------------------------------------------------------------
+
+
+class UserRepository:
+    pass
+
+
+class UserRepo:
+    pass
+
+
+class NeedsUserRepo:
+    def __init__(self, repo: UserRepo) -> None:
+        self.repo = repo
+
+
+def test_a_missing_key_close_to_a_registered_one_says_did_you_mean() -> None:
+    """``UserRepo`` missing while ``UserRepository`` is registered: the hint names it and where it was
+    registered, before the usual advice.
+    """
+    container = Container()
+    container.register(UserRepository)
+    container.register(NeedsUserRepo)
+    with pytest.raises(InvalidContainerError) as raised:
+        container.validate()
+    (error,) = raised.value.errors
+    assert error.hint.startswith("did you mean UserRepository (registered at test_porting.py:")
+    assert error.hint.endswith("? If not, register it: container.register(UserRepo) or with a factory")
+
+
+def test_the_same_class_name_from_another_module_is_pointed_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``UserRepo`` registered from another module than the one asked for: the hint says it is
+    another class of that name, and where it comes from.
+    """
+    (tmp_path / "other_models.py").write_text("class UserRepo:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    other_models = importlib.import_module("other_models")  # written by this test
+
+    container = Container()
+    container.register(other_models.UserRepo)
+    container.register(NeedsUserRepo)
+    with pytest.raises(InvalidContainerError) as raised:
+        container.validate()
+    (error,) = raised.value.errors
+    assert error.hint.startswith("did you mean UserRepo from other_models (registered at test_porting.py:")
+    assert "another class of that name?" in error.hint
+    sys.modules.pop("other_models", None)
+
+
+def test_no_near_miss_means_the_usual_hint() -> None:
+    """With nothing close registered, the hint is the plain advice."""
+    container = Container()
+    container.register(NeedsUserRepo)
+    with pytest.raises(InvalidContainerError) as raised:
+        container.validate()
+    assert raised.value.errors[0].hint == "register it: container.register(UserRepo) or with a factory"
