@@ -11,28 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
+from benchmarks.request_scope import Repository, Service, Session, Settings
 from injectq_like import Container, Inject, Scope, inject
-
-
-class Settings:
-    pass
-
-
-class Session:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.closed = False
-
-
-class Repository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-
-class Service:
-    def __init__(self, repository: Repository, settings: Settings) -> None:
-        self.repository = repository
-        self.settings = settings
 
 
 def open_session(settings: Settings) -> Iterator[Session]:
