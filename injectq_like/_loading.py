@@ -12,7 +12,7 @@ from typing import Any
 
 from ._container import Container
 
-__all__ = ["TargetError", "load_container", "load_target", "register_app"]
+__all__ = ["TargetError", "installed_on", "load_container", "load_target", "register_app"]
 
 
 class TargetError(Exception):
@@ -63,6 +63,12 @@ def register_app(app: Any, container: Container, handlers: Callable[[], Iterable
     """
     with contextlib.suppress(TypeError):  # an app that cannot be weakly referenced is not found by the CLI
         _APPS[app] = (container, handlers)
+
+
+def installed_on(app: Any) -> Container | None:
+    """The container an integration's ``setup`` installed on ``app``, if any."""
+    found = _registered(app)
+    return found[0] if found is not None else None
 
 
 def load_target(target: str) -> tuple[Container, list[Callable[..., Any]]]:

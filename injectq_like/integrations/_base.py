@@ -1,19 +1,31 @@
-"""What every ASGI integration shares: a scope per connection, opened around the app.
+"""What every integration shares: ``install`` (the first steps of every ``setup``), and for the
+ASGI frameworks a scope per connection opened around the app.
 
-A pure ASGI middleware (not one that wraps responses) so that the scope is
-the current one in the very task that runs the endpoint, streaming responses
-included, and is closed only after the response is sent, or when the client
-went away and the server cancelled the request.
+``install`` refuses a second ``setup`` on the same target, declares the
+framework's objects as context values (unless the user registered them),
+and records the target with a finder of its ``@inject`` handlers, so that
+the app's start and ``python -m injectq_like check MODULE:APP`` can check
+them (``check_handlers``).
+
+``ScopePerConnection`` is a pure ASGI middleware (not one that wraps
+responses) so that the scope is the current one in the very task that runs
+the endpoint, streaming responses included, and is closed only after the
+response is sent, or when the client went away and the server cancelled the
+request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
 from injectq_like import Container, Scope
+from injectq_like._container import check
+from injectq_like._loading import installed_on, register_app
+from injectq_like._registrations import declare_context
+from injectq_like.exceptions import RegistrationError
 
-__all__ = ["ASGIApp", "ContextFactory", "ScopePerConnection"]
+__all__ = ["ASGIApp", "ContextFactory", "ScopePerConnection", "check_handlers", "install"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -23,6 +35,37 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 ContextFactory = Callable[[MutableMapping[str, Any], Receive, Send], Mapping[Any, Any]]
 
 _LEVELS: Final = {"http": Scope.REQUEST, "websocket": Scope.SESSION}
+
+
+def install(
+    target: Any,
+    container: Container,
+    *,
+    what: str,
+    unit: str,
+    context: Mapping[Any, Scope],
+    handlers: Callable[[], Iterable[Callable[..., Any]]],
+) -> None:
+    """The first steps of every ``setup(target, container)``; ``what`` names the target in messages
+    (``app``, ``broker``), and ``unit`` what a scope is opened for (``connection``, ``message``).
+
+    Call it before the container's first resolution: it declares context values.
+    """
+    if installed_on(target) is not None:
+        raise RegistrationError(
+            f"setup() was already called on this {what}",
+            hint=f"call setup({what}, container) once per {what}; it opens one scope per {unit}",
+        )
+    for key, level in context.items():
+        declare_context(container, key, level)
+    register_app(target, container, handlers)
+
+
+def check_handlers(container: Container, handlers: Iterable[Callable[..., Any]]) -> None:
+    """When the app starts: the container validated with the app's ``@inject`` handlers, so that a
+    handler needing something unregistered stops the start (``InvalidContainerError``).
+    """
+    check(container, handlers)
 
 
 class ScopePerConnection:

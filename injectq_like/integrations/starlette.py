@@ -25,12 +25,8 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from injectq_like import Container, Scope
-from injectq_like._container import check
-from injectq_like._loading import register_app
-from injectq_like._registrations import declare_context
-from injectq_like.exceptions import RegistrationError
 
-from ._base import Receive, ScopePerConnection, Send
+from ._base import Receive, ScopePerConnection, Send, check_handlers, install
 
 __all__ = ["handlers", "setup"]
 
@@ -49,15 +45,15 @@ def setup(app: Any, container: Container) -> None:
     Call it before the app starts, and before the container's first
     resolution (it declares the ``Request`` and ``WebSocket`` context values).
     """
-    installed = getattr(app.state, "injectq_like_container", None)
-    if installed is not None:
-        raise RegistrationError(
-            "setup() was already called on this app",
-            hint="call setup(app, container) once per app; it opens one scope per connection",
-        )
+    install(
+        app,
+        container,
+        what="app",
+        unit="connection",
+        context={Request: Scope.REQUEST, WebSocket: Scope.SESSION},
+        handlers=lambda: handlers(app),
+    )
     app.state.injectq_like_container = container
-    declare_context(container, Request, Scope.REQUEST)
-    declare_context(container, WebSocket, Scope.SESSION)
     app.add_middleware(
         ScopePerConnection,
         container=container,
@@ -68,12 +64,11 @@ def setup(app: Any, container: Container) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(application: Any) -> AsyncIterator[Any]:
-        check(container, handlers(app))  # a handler missing a provider stops the start, not its first request
+        check_handlers(container, handlers(app))  # a handler missing a provider stops the start
         async with container, original(application) as state:
             yield state
 
     router.lifespan_context = lifespan
-    register_app(app, container, lambda: handlers(app))
 
 
 def handlers(app: Any) -> list[Callable[..., Any]]:
