@@ -14,9 +14,14 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from injectq_like import (
+    AnnotationError,
     Container,
     Inject,
     InvalidContainerError,
@@ -389,3 +394,39 @@ def test_no_near_miss_means_the_usual_hint() -> None:
     with pytest.raises(InvalidContainerError) as raised:
         container.validate()
     assert raised.value.errors[0].hint == "register it: container.register(UserRepo) or with a factory"
+
+
+def test_a_handler_whose_annotations_cannot_be_read_is_reported_with_it() -> None:
+    """A handler annotated with a name that does not exist at run time is an AnnotationError in the
+    list of ``validate()``, with the handler as its path.
+    """
+    container = Container()
+
+    @inject(container=container)
+    async def broken(repo: Inject[Undefined]) -> None:  # type: ignore[name-defined]  # noqa: F821
+        pass
+
+    with pytest.raises(InvalidContainerError) as raised:
+        container.validate()
+    (error,) = raised.value.errors
+    assert isinstance(error, AnnotationError)
+    assert error.path == (broken.__wrapped__,)  # type: ignore[attr-defined]
+    assert "name 'Undefined' is not defined at runtime" in str(error)
+
+
+@pytest.mark.anyio
+async def test_the_methods_of_an_endpoint_class_are_checked_at_start() -> None:
+    """A Starlette ``HTTPEndpoint`` whose ``@inject`` method needs an unregistered type stops the start."""
+
+    class Articles(HTTPEndpoint):
+        @inject
+        async def get(self, request: Request, use_case: Inject[UseCase]) -> PlainTextResponse:
+            return PlainTextResponse("ok")  # pragma: no cover - the start fails
+
+    app = Starlette(routes=[Route("/articles", Articles)])
+    container = Container()
+    setup(app, container)
+    with pytest.raises(InvalidContainerError) as raised:
+        async with app.router.lifespan_context(app):
+            pass  # pragma: no cover - the start fails
+    assert [describe_path(e.path) for e in raised.value.errors] == ["Articles.get -> UseCase"]

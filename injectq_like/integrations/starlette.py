@@ -81,7 +81,8 @@ def handlers(app: Any) -> list[Callable[..., Any]]:
     def add(candidate: Any) -> None:
         if getattr(candidate, "__injectq_like__", None) is not None:
             found.setdefault(id(getattr(candidate, "__func__", candidate)), candidate)
-        elif inspect.isclass(candidate):  # an HTTPEndpoint or WebSocketEndpoint class
+        elif inspect.isclass(candidate) and id(candidate) not in seen:  # an HTTPEndpoint class, say
+            seen.add(id(candidate))
             for name in dir(candidate):
                 if not name.startswith("__"):
                     add(getattr(candidate, name, None))
