@@ -4,7 +4,6 @@ integration was set up on), for the command line and the pytest plugin.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import weakref
 from collections.abc import Callable, Iterable
@@ -57,12 +56,17 @@ _APPS: weakref.WeakKeyDictionary[Any, tuple[Container, Callable[[], Iterable[Cal
 )
 
 
+_STRONG: dict[int, tuple[Any, Container, Callable[[], Iterable[Callable[..., Any]]]]] = {}
+
+
 def register_app(app: Any, container: Container, handlers: Callable[[], Iterable[Callable[..., Any]]]) -> None:
     """Remember that ``setup(app, container)`` was called (for ``python -m injectq_like check MODULE:APP``);
     ``handlers`` lists the app's ``@inject`` handlers when called.
     """
-    with contextlib.suppress(TypeError):  # an app that cannot be weakly referenced is not found by the CLI
+    try:
         _APPS[app] = (container, handlers)
+    except TypeError:  # an app that cannot be weakly referenced (Litestar's): kept for the process's life
+        _STRONG[id(app)] = (app, container, handlers)
 
 
 def installed_on(app: Any) -> Container | None:
@@ -95,7 +99,8 @@ def _registered(found: Any) -> tuple[Container, Callable[[], Iterable[Callable[.
     try:
         return _APPS.get(found)
     except TypeError:
-        return None
+        kept = _STRONG.get(id(found))
+        return (kept[1], kept[2]) if kept is not None and kept[0] is found else None
 
 
 def load_container(target: str) -> Container:
