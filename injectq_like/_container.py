@@ -296,7 +296,7 @@ class Container(Registrations):
         runtime = self._runtime
         target = check_key(key, name)
         if scope is None:
-            registered = runtime.active().graph.provider if runtime.frozen else self._registry.single_provider
+            registered = runtime.active().graph.provider if runtime.frozen else self._registry.single.get
             existing = registered(target)
             scope = existing.scope if existing is not None else None
         if instance is not MISSING:

@@ -59,10 +59,6 @@ class Registry:
         self.single[key] = provider
         return provider
 
-    def single_provider(self, key: Any) -> Provider | None:
-        """The provider registered for ``key`` without ``multi=True``, if any."""
-        return self.single.get(key)
-
     def all(self) -> list[Provider]:
         providers = [*self.single.values()]
         for group in self.multi.values():

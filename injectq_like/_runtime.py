@@ -265,19 +265,21 @@ class Runtime:
 
     def autouse_runner(self, level: Scope) -> Callable[[AsyncRequestScope], Any] | None:
         """What a scope of ``level`` runs when it opens: ``None`` when there are no autouse providers."""
-        if self._layers is None:
-            if not any(p.autouse and p.scope is level for p in self._registry.all()):
-                return None
-            self.freeze("opening a scope with autouse providers")
-        return self.autouse_runners.get(level)
+        return self.autouse_runners.get(level) if self._has_autouse(level) else None
 
     def sync_autouse_runner(self, level: Scope) -> Callable[[AsyncRequestScope], None] | None:
         """What a scope of ``level`` entered with ``with`` runs when it opens (``None``: nothing)."""
+        return self.sync_autouse_runners.get(level) if self._has_autouse(level) else None
+
+    def _has_autouse(self, level: Scope) -> bool:
+        """Whether scopes of ``level`` may have autouse providers; when they do, the runners are made
+        (the registry freezes). Before the freeze, a level without any leaves the registry open.
+        """
         if self._layers is None:
             if not any(p.autouse and p.scope is level for p in self._registry.all()):
-                return None
+                return False
             self.freeze("opening a scope with autouse providers")
-        return self.sync_autouse_runners.get(level)
+        return True
 
     def _run_sync_autouse(self, level: Scope, providers: tuple[Provider, ...], scope: AsyncRequestScope) -> None:
         """Create a ``with`` scope's autouse instances; an async one refuses the entry before any is made."""

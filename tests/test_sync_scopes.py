@@ -1197,3 +1197,31 @@ def test_with_container_after_its_app_scope_was_closed_by_hand_starts_anew() -> 
 
 class AppPool:
     pass
+
+
+def test_a_with_scope_handed_to_another_thread_resolves_there_with_its_own_instances() -> None:
+    """A scope entered in one thread and handed to another resolves there: the same REQUEST instance as
+    in the thread that entered it, created once although both threads ask at once; the scope stays
+    current only where it was entered.
+    """
+    container = lifetimes_container()
+    barrier = threading.Barrier(2)
+    seen: list[object] = []
+    current_there: list[bool] = []
+
+    def other_thread(scope: AsyncRequestScope) -> None:
+        barrier.wait()
+        seen.append(scope.resolve_sync(RequestThing))
+        try:
+            container.resolve_sync(RequestThing)
+        except NoActiveScopeError:
+            current_there.append(False)
+
+    with container.scope() as scope:
+        thread = threading.Thread(target=other_thread, args=(scope,))
+        thread.start()
+        barrier.wait()
+        mine = scope.resolve_sync(RequestThing)
+        thread.join()
+        assert seen == [mine]
+        assert current_there == [False]
