@@ -25,7 +25,7 @@ from injectq_like._loading import installed_on, register_app
 from injectq_like._registrations import declare_context
 from injectq_like.exceptions import RegistrationError
 
-__all__ = ["ASGIApp", "ContextFactory", "ScopePerConnection", "check_handlers", "install"]
+__all__ = ["ASGIApp", "ContextFactory", "Message", "ScopePerConnection", "check_handlers", "install"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

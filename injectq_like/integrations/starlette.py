@@ -12,6 +12,14 @@ only their own parameters. When the app starts, the container is validated
 together with every ``@inject`` handler the app calls (endpoints and FastAPI
 dependencies, in included routers and mounted apps too): a handler needing
 something unregistered stops the start with ``InvalidContainerError``.
+
+The scopes are opened by a pure ASGI middleware (``app.add_middleware``),
+so that the scope is current in the very task that runs the endpoint and
+the response's background tasks, and closes after the response was sent
+(streaming ones included) and its background tasks ran. The ``Request`` of
+the context and the one the endpoint reads (FastAPI makes its own) share one
+body: whichever reads it first, the other gets the same bytes
+(``SharedBody``).
 """
 
 from __future__ import annotations
@@ -19,24 +27,20 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
+import anyio
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from injectq_like import Container, Scope
 
-from ._base import Receive, ScopePerConnection, Send, check_handlers, install
+from ._base import ASGIApp, Message, Receive, Send, check_handlers, install
 
-__all__ = ["handlers", "setup"]
+__all__ = ["KEPT_BODY_LIMIT", "SharedBody", "handlers", "setup"]
 
-
-def _request(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> dict[Any, Any]:
-    return {Request: Request(scope, receive, send)}
-
-
-def _websocket(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> dict[Any, Any]:
-    return {WebSocket: WebSocket(scope, receive, send)}
+#: How many bytes of a request body are kept for a second reader that has not read them yet.
+KEPT_BODY_LIMIT: Final = 16 * 1024 * 1024
 
 
 def setup(app: Any, container: Container) -> None:
@@ -54,11 +58,7 @@ def setup(app: Any, container: Container) -> None:
         handlers=lambda: handlers(app),
     )
     app.state.injectq_like_container = container
-    app.add_middleware(
-        ScopePerConnection,
-        container=container,
-        context={"http": _request, "websocket": _websocket},
-    )
+    app.add_middleware(_ScopePerConnection, container=container)
     router = app.router
     original: Callable[[Any], contextlib.AbstractAsyncContextManager[Any]] = router.lifespan_context
 
@@ -69,6 +69,101 @@ def setup(app: Any, container: Container) -> None:
             yield state
 
     router.lifespan_context = lifespan
+
+
+class _ScopePerConnection:
+    """ASGI middleware: a REQUEST scope per HTTP request, a SESSION scope per WebSocket."""
+
+    __slots__ = ("app", "container")
+
+    def __init__(self, app: ASGIApp, container: Container) -> None:
+        self.app = app
+        self.container = container
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            body = SharedBody(receive)
+            async with self.container.scope(Scope.REQUEST, context={Request: Request(scope, body.reader(), send)}):
+                await self.app(scope, body.reader(), send)
+        elif kind == "websocket":
+            async with self.container.scope(Scope.SESSION, context={WebSocket: WebSocket(scope, receive, send)}):
+                await self.app(scope, receive, send)
+        else:  # lifespan: not a connection
+            await self.app(scope, receive, send)
+
+
+class SharedBody:
+    """One request body for several readers of an ASGI ``receive``: each ``reader()`` gets every
+    ``http.request`` message from the first, whichever reader pulled it from the server.
+
+    A provider reading ``Request.body()`` and an endpoint parsing a body parameter then both get the
+    whole body. Messages are kept until the body is complete, up to ``limit`` bytes; past that they
+    are no longer kept, and a reader that would have needed them gets a ``RuntimeError`` saying so.
+    What comes after the body (``http.disconnect``) goes to whoever asks, straight from the server.
+    """
+
+    __slots__ = ("complete", "kept", "limit", "lock", "messages", "pulled", "receive")
+
+    def __init__(self, receive: Receive, limit: int = KEPT_BODY_LIMIT) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.messages: list[Message] | None = []  # None once over the limit
+        self.pulled = 0  # http.request messages received from the server
+        self.kept = 0  # bytes in messages
+        self.complete = False  # the last http.request message was received
+        self.lock: anyio.Lock | None = None
+
+    def reader(self) -> Receive:
+        """A ``receive`` that starts at the body's first message."""
+        return _Reader(self)
+
+    async def pull(self) -> Message:
+        """The server's next message, kept if it is part of the body."""
+        message = await self.receive()
+        if message["type"] != "http.request":
+            return message
+        self.pulled += 1
+        self.complete = not message.get("more_body", False)
+        if self.messages is not None:
+            self.kept += len(message.get("body", b""))
+            if self.kept <= self.limit:
+                self.messages.append(message)
+            else:
+                self.messages = None
+        return message
+
+
+class _Reader:
+    __slots__ = ("body", "position")
+
+    def __init__(self, body: SharedBody) -> None:
+        self.body = body
+        self.position = 0  # the next http.request message this reader gets
+
+    async def __call__(self) -> Message:
+        body = self.body
+        while True:
+            if self.position < body.pulled:  # the body was read further by another reader
+                if body.messages is None:
+                    raise RuntimeError(
+                        f"the request body (over {body.limit} bytes) was read by another reader and is no "
+                        "longer kept; read it in one place (the endpoint or a provider) and pass it on from there"
+                    )
+                message = body.messages[self.position]
+                self.position += 1
+                return message
+            if body.complete:
+                return await body.receive()
+            if body.lock is None:
+                body.lock = anyio.Lock()
+            async with body.lock:
+                if self.position < body.pulled or body.complete:  # another reader pulled while this one waited
+                    continue
+                message = await body.pull()
+            if message["type"] == "http.request":
+                self.position += 1
+            return message
 
 
 def handlers(app: Any) -> list[Callable[..., Any]]:
