@@ -74,6 +74,19 @@ class Builder:
             return refs.add(f"c{i}", provider.instance), False
         if provider in ready:
             return f"{refs.add(f'g{i}', self.getter(provider, SYNC))}(scope)", False
+        if (
+            provider.cached
+            and provider.scope is Scope.APP
+            and provider.kind is not Kind.CONTEXT
+            and not (mode is ASYNC and self.needs_async_given(provider, ready))
+        ):
+            # Created once, then read on every request: read the APP cache in place, call the getter
+            # only to create it.
+            getter = refs.add(f"g{i}", self.getter(provider, SYNC))
+            refs.add("_missing", MISSING)
+            return (
+                f"(_a{i} if (_a{i} := scope.levels[0].cache.get({i}, _missing)) is not _missing else {getter}(scope))"
+            ), False
         asynchronous = mode is ASYNC and self.needs_async_given(provider, ready)
         if not provider.cached and provider.kind is not Kind.CONTEXT:
             inline = self._inlined(provider, ASYNC if asynchronous else SYNC, ready)
@@ -136,7 +149,7 @@ class Builder:
         keywords: bool = False,
         ready: frozenset[Provider] = frozenset(),
     ) -> tuple[list[str], str, bool]:
-        """The arguments for a call taking ``edges``.
+        """The arguments for a call taking ``edges`` (``keywords``: the items of a dict of them).
 
         In async mode, the dependencies that must wait are created together
         (``gather``): the cached ones and those whose own creation is async.
@@ -197,7 +210,9 @@ class Builder:
             else:
                 code, awaited = value(edge.targets[0])
                 awaits = awaits or awaited
-            if dependency.positional_only or (positional and not dependency.keyword_only):
+            if keywords:  # the items of a dict display
+                arguments.append(f"{dependency.name!r}: {code}")
+            elif dependency.positional_only or (positional and not dependency.keyword_only):
                 arguments.append(code)
             else:
                 arguments.append(f"{dependency.name}={code}")
@@ -236,13 +251,16 @@ class Builder:
             if level != Scope.APP:
                 refs.add("_no_scope", functools.partial(no_scope, provider))
                 lines += ["    if owner is None:", "        raise _no_scope()"]
-            lines += [
-                "    cache = owner.cache",
-                "    try:",
-                f"        return cache[{i}]",
-                "    except KeyError:",
-                "        pass",
-            ]
+            if level == Scope.APP:  # found nearly every time: a try costs nothing then
+                lines += [
+                    "    cache = owner.cache",
+                    "    try:",
+                    f"        return cache[{i}]",
+                    "    except KeyError:",
+                    "        pass",
+                ]
+            else:  # created once per scope: a KeyError raised on each first use costs more than a test
+                lines += ["    cache = owner.cache", f"    if {i} in cache:", f"        return cache[{i}]"]
             build = ["        " + line for line in self._construct(provider, mode, refs)]
             publish = []
             if self.values is not None and level == Scope.APP and self.graph.provider(provider.key) is provider:
@@ -275,10 +293,8 @@ class Builder:
                 lines += [
                     "    lock = owner.lock",
                     "    with lock:",
-                    "        try:",
+                    f"        if {i} in cache:",
                     f"            return cache[{i}]",
-                    "        except KeyError:",
-                    "            pass",
                     "        scope = owner",
                     *build,
                     f"        cache[{i}] = value",

@@ -42,6 +42,12 @@ class YieldedAgainError(RuntimeError):
 async def run_exits(exits: list[Exit], exc: BaseException | None, facts: CleanupFacts) -> list[BaseException]:
     """Run every exit, dependents first; return the failures (the body's ``exc`` thrown in, not counted)."""
     failures: list[BaseException] = []
+    if exc is None and len(exits) == 1:
+        entry = exits[0]
+        if entry[1] == ASYNC_GENERATOR and entry[0] in facts.quiet_cleanups and on_asyncio():
+            # The usual request: one resource, which has always closed without waiting.
+            await _run_stepped(entry, None, None, failures, facts, shielded=False)
+            return failures
     traceback = exc.__traceback__ if exc is not None else None
     waves = _waves(exits, facts) if len(exits) > 1 else (exits,)
     if _needs_shield(waves, exc, facts):
@@ -235,6 +241,11 @@ async def _run_stepped(
         before = None if shielded else cancel_state()
         try:
             first = steps.send(None)
+        except StopAsyncIteration as raised:
+            quiet.add(slot)
+            if how == ASYNC_GENERATOR:  # the generator finished: the usual end, nothing to judge
+                return
+            error = raised
         except StopIteration:
             if slot != CALLBACK_SLOT:
                 quiet.add(slot)

@@ -121,25 +121,33 @@ async def gather(
     is created in a task of one task group; if one fails, the others are
     cancelled and its own exception is raised.
     """
-    values: list[Any] = [MISSING] * len(getters)
-    missing: list[int] = []
-    for n, (level, slot) in enumerate(probes):
+    count = len(getters)
+    values: list[Any] = [MISSING] * count
+    levels = scope.levels
+    quiet = scope.runtime.quiet_creations
+    missing = 0
+    loud = False  # one to create may wait
+    for n in range(count):
+        level, slot = probes[n]
         if level >= 0:
-            owner = scope.levels[level]
+            owner = levels[level]
             if owner is not None:
-                found = owner.cache.get(slot, MISSING)
-                if found is not MISSING:
-                    values[n] = found
+                cache = owner.cache
+                if slot in cache:
+                    values[n] = cache[slot]
                     continue
-        missing.append(n)
-    if len(missing) == 1:
-        values[missing[0]] = await getters[missing[0]](scope)
-        return values
+        missing += 1
+        if slot not in quiet:
+            loud = True
     if not missing:
         return values
-    quiet = scope.runtime.quiet_creations
-    if all(probes[n][1] in quiet for n in missing):
-        for n in missing:
+    if missing == 1 or not loud:  # nothing to overlap: one by one, in this task
+        for n in range(count):
+            if values[n] is not MISSING:
+                continue
+            if missing == 1:
+                values[n] = await getters[n](scope)
+                return values
             steps = getters[n](scope)
             try:
                 first = steps.send(None)
@@ -167,8 +175,9 @@ async def gather(
                 failures.append(error)
                 group.cancel_scope.cancel()
 
-        for n in missing:
-            group.start_soon(create, n)
+        for n in range(count):
+            if values[n] is MISSING:
+                group.start_soon(create, n)
     if failures:
         first_failure = failures[0]
         for other in failures[1:]:

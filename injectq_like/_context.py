@@ -16,14 +16,23 @@ from .exceptions import MissingProviderError, RegistrationError, ScopeError
 __all__ = ["fill_context"]
 
 
+#: What a given context key stands for, once checked: (the level it belongs to, its slot, the class
+#: its values must be instances of, or ``None``).
+Target = tuple[Any, int, "type | None"]
+
+
 def fill_context(
     scope: AsyncRequestScope,
     context: Mapping[Any, Any] | None,
     compiler: Compiler,
     slots: tuple[int, ...],
+    targets: dict[Any, Target],
 ) -> None:
     """Put a new scope's context values in its cache: those of its parent of the same level
     (``slots`` are the context values' of that level), then those it is given.
+
+    ``targets`` keeps what each key given so far stands for (this compiler's), so that a scope
+    opened per request checks its keys with one lookup each.
     """
     level = scope.level
     cache = scope.cache
@@ -36,36 +45,51 @@ def fill_context(
     if not context:
         return
     for given, value in context.items():
-        key = normalize(given)
-        provider = compiler.graph.provider(key)
-        if provider is None or provider.kind is not Kind.CONTEXT:
-            raise MissingProviderError(
-                key,
-                message=f"the scope was given a value for {describe(key)}, which is not a declared context value",
-                hint=f"declare it first: container.register_context({describe(key)}, scope=Scope.{level.name})",
-            )
-        if provider.scope is not level:
-            raise ScopeError(
-                f"{describe(key)} is a context value of {provider.scope.name} scopes, "
-                f"but was given to a {level.name} scope",
-                key=key,
-                hint=f"pass it when opening the {provider.scope.name} scope",
-            )
-        _check_value(key, value)
-        cache[compiler.slots[provider]] = value
+        try:
+            target = targets.get(given)
+        except TypeError:  # unhashable: checked in full, and refused there
+            target = None
+        if target is None:
+            target = _target(given, level, compiler)
+            targets[given] = target
+        owner, slot, expected = target
+        if owner is not level:
+            raise _wrong_level(normalize(given), owner, level)
+        if expected is not None and not _is_instance(value, expected):
+            raise _not_an_instance(normalize(given), value)
+        cache[slot] = value
 
 
-def _check_value(key: Any, value: Any) -> None:
-    expected = runtime_class(key)
-    if expected is None:
-        return
-    try:
-        ok = isinstance(value, expected)
-    except TypeError:
-        ok = True
-    if not ok:
-        raise RegistrationError(
-            f"the context value given for {describe(key)} is a {type(value).__qualname__}",
-            key=key,
-            hint=f"pass an instance of {describe(key)}",
+def _target(given: Any, level: Any, compiler: Compiler) -> Target:
+    key = normalize(given)
+    provider = compiler.graph.provider(key)
+    if provider is None or provider.kind is not Kind.CONTEXT:
+        raise MissingProviderError(
+            key,
+            message=f"the scope was given a value for {describe(key)}, which is not a declared context value",
+            hint=f"declare it first: container.register_context({describe(key)}, scope=Scope.{level.name})",
         )
+    return provider.scope, compiler.slots[provider], runtime_class(key)
+
+
+def _wrong_level(key: Any, owner: Any, level: Any) -> ScopeError:
+    return ScopeError(
+        f"{describe(key)} is a context value of {owner.name} scopes, but was given to a {level.name} scope",
+        key=key,
+        hint=f"pass it when opening the {owner.name} scope",
+    )
+
+
+def _is_instance(value: Any, expected: type) -> bool:
+    try:
+        return isinstance(value, expected)
+    except TypeError:
+        return True
+
+
+def _not_an_instance(key: Any, value: Any) -> RegistrationError:
+    return RegistrationError(
+        f"the context value given for {describe(key)} is a {type(value).__qualname__}",
+        key=key,
+        hint=f"pass an instance of {describe(key)}",
+    )

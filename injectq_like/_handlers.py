@@ -89,6 +89,7 @@ class HandlerPlan:
         "handler",
         "names",
         "params",
+        "plain",
         "resolver_key",
         "runtime",
         "uses",
@@ -113,6 +114,7 @@ class HandlerPlan:
         self.params: tuple[InjectedParameter, ...] | None = None
         self.resolver_key: HandlerKey | None = None
         self.first_position = 0
+        self.plain = False
         self.names: frozenset[str] = frozenset()
         #: The caller's positional parameters, when an injected one comes before one of them
         #: (``handler(repo: Inject[Repo], user_id: int)``); empty otherwise.
@@ -137,6 +139,8 @@ class HandlerPlan:
                     visible = tuple(name for name in positional if name not in self.names)
                     if visible and positional.index(visible[-1]) > self.first_position:
                         self.visible = visible
+                    #: Nothing but injected parameters to resolve: the wrappers' fast path applies.
+                    self.plain = bool(found) and not self.uses
                     self.params = found
                     self._function = None  # no longer needed: do not keep it alive
                 params = self.params

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequ
 from typing import Any, Protocol, TypeVar, overload
 
 from ._container import Container, runtime_of
-from ._contract import ASYNC, SYNC
+from ._contract import ASYNC, OPEN, SYNC
 from ._handlers import HandlerPlan
 from ._markers import is_injected
 from ._providers import Scope
@@ -146,6 +146,20 @@ def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Calla
     async def coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
         if plan.params is None:
             plan.get()
+        if plan.plain and len(args) <= plan.first_position and (not kwargs or plan.names.isdisjoint(kwargs)):
+            # The usual call: the caller passed none of the injected arguments, and their resolver
+            # is compiled for the current scope's container (else: plan.arguments, in full).
+            runtime = plan.runtime
+            scope = CURRENT.get() if runtime is None else runtime.current()
+            if scope is not None and scope.state == OPEN:
+                found = scope.runtime.async_resolvers.get(plan.resolver_key)
+                if found is not None:
+                    values = found[0](scope)
+                    if values.__class__ is not dict:
+                        values = await values
+                    if kwargs:
+                        values.update(kwargs)
+                    return await function(*args, **values)
         if plan.visible and args:
             args, kwargs = plan.rebind(args, kwargs)
         values = plan.arguments(function, args, kwargs, ASYNC)

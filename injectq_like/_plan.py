@@ -139,7 +139,7 @@ class Compiler:
                 f"{'async def' if asynchronous else 'def'} {name}(scope):\n"
                 "    try:\n"
                 f"{body}"
-                f"        return dict({arguments})\n"
+                f"        return {{{arguments}}}\n"
                 "    except BaseException as error:\n"
                 "        _failed(error)\n"
                 "        raise\n"

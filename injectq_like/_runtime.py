@@ -60,6 +60,7 @@ class Runtime:
         "async_resolvers",
         "autouse_runners",
         "context_slots",
+        "context_targets",
         "frozen",
         "handlers",
         "lock",
@@ -96,6 +97,8 @@ class Runtime:
         self.autouse_runners: dict[Scope, Callable[[AsyncRequestScope], Any]] = {}
         self.sync_autouse_runners: dict[Scope, Callable[[AsyncRequestScope], None]] = {}
         self.context_slots: dict[Scope, tuple[int, ...]] = {}
+        #: What each key given to a scope as a context value stands for, once checked.
+        self.context_targets: dict[Any, Any] = {}
         self.started = False
         self.frozen = False
         #: The injection plans of the ``@inject(container=...)`` handlers of this container, which
@@ -389,4 +392,4 @@ class Runtime:
     def fill_context(self, scope: AsyncRequestScope, context: Mapping[Any, Any] | None) -> None:
         """Put a new scope's context values in its cache (inheriting its parent's of the same level)."""
         compiler = self.freeze("opening a scope with context values")
-        fill_context(scope, context, compiler, self.context_slots.get(scope.level, ()))
+        fill_context(scope, context, compiler, self.context_slots.get(scope.level, ()), self.context_targets)

@@ -95,9 +95,13 @@ class AsyncRequestScope:
             self.levels: tuple[AsyncRequestScope | None, ...] = (self, None, None)
             self.lock: threading.RLock = threading.RLock()  # the APP scope has a lock of its own
         else:
-            levels = list(parent.levels)
-            levels[level] = self
-            self.levels = tuple(levels)
+            above = parent.levels
+            if level == 2:  # noqa: PLR2004 - REQUEST, the common case: the last of the three
+                self.levels = (above[0], above[1], self)
+            else:
+                levels = list(above)
+                levels[level] = self
+                self.levels = tuple(levels)
             # Sync creation of cached instances, across threads: the APP scope has its own
             # lock; the others share their container's (they never wait for each other's
             # instances, and an APP instance never waits for theirs).
@@ -209,7 +213,14 @@ class AsyncRequestScope:
             self.state = CLOSED
             self.cache.clear()
             self.levels = _NO_LEVELS
-            self._unbind()
+            token = self._token
+            if token is not None:  # as _unbind(), inline: every request closes a scope
+                self._token = None
+                try:
+                    CURRENT.reset(token)
+                except ValueError:  # exited in another context than it was entered in
+                    if CURRENT.get() is self:
+                        CURRENT.set(self.outer)
             return
         self.state = CLOSING
         exits, self.exits = self.exits, []
