@@ -50,21 +50,25 @@ def _load(target: str) -> Any:
     return found
 
 
-#: Apps an integration's ``setup`` was called on: their container, and what finds their handlers.
-_APPS: weakref.WeakKeyDictionary[Any, tuple[Container, Callable[[], Iterable[Callable[..., Any]]]]] = (
-    weakref.WeakKeyDictionary()
-)
+#: What lists an app's ``@inject`` handlers, given the app.
+Handlers = Callable[[Any], Iterable[Callable[..., Any]]]
+
+#: Apps an integration's ``setup`` was called on: their container (``None`` when the app is the
+#: container itself, as for Django), and what finds their handlers. Nothing in a value refers to its
+#: app, so an app that is dropped is freed, and its entry with it.
+_APPS: weakref.WeakKeyDictionary[Any, tuple[Container | None, Handlers]] = weakref.WeakKeyDictionary()
 
 
-_STRONG: dict[int, tuple[Any, Container, Callable[[], Iterable[Callable[..., Any]]]]] = {}
+_STRONG: dict[int, tuple[Any, Container, Handlers]] = {}
 
 
-def register_app(app: Any, container: Container, handlers: Callable[[], Iterable[Callable[..., Any]]]) -> None:
+def register_app(app: Any, container: Container, handlers: Handlers) -> None:
     """Remember that ``setup(app, container)`` was called (for ``python -m injectq_like check MODULE:APP``);
-    ``handlers`` lists the app's ``@inject`` handlers when called.
+    ``handlers(app)`` lists the app's ``@inject`` handlers. Neither ``container`` nor ``handlers``
+    should keep ``app`` alive (pass a function of the app, not a closure over it).
     """
     try:
-        _APPS[app] = (container, handlers)
+        _APPS[app] = (None if container is app else container, handlers)
     except TypeError:  # an app that cannot be weakly referenced (Litestar's): kept for the process's life
         _STRONG[id(app)] = (app, container, handlers)
 
@@ -86,7 +90,7 @@ def load_target(target: str) -> tuple[Container, list[Callable[..., Any]]]:
         app = _registered(found)
     if app is not None:
         container, handlers = app
-        return container, list(handlers())
+        return container, list(handlers(found))
     if not isinstance(found, Container):
         raise NotAContainer(
             f"{target} is a {type(found).__name__}, not a Container, a function returning one, "
@@ -95,12 +99,16 @@ def load_target(target: str) -> tuple[Container, list[Callable[..., Any]]]:
     return found, []
 
 
-def _registered(found: Any) -> tuple[Container, Callable[[], Iterable[Callable[..., Any]]]] | None:
+def _registered(found: Any) -> tuple[Container, Handlers] | None:
     try:
-        return _APPS.get(found)
+        entry = _APPS.get(found)
     except TypeError:
         kept = _STRONG.get(id(found))
         return (kept[1], kept[2]) if kept is not None and kept[0] is found else None
+    if entry is None:
+        return None
+    container, handlers = entry
+    return (found if container is None else container), handlers
 
 
 def load_container(target: str) -> Container:

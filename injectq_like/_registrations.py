@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, overload
 
-from ._keys import MISSING
+from ._keys import MISSING, describe, normalize
 from ._make_provider import (
     caller,
     class_provider,
@@ -15,7 +15,7 @@ from ._make_provider import (
     instance_provider,
     with_options,
 )
-from ._providers import Provider, Scope
+from ._providers import Kind, Provider, Scope
 from ._registry import Registry
 from .exceptions import RegistrationError
 
@@ -243,7 +243,28 @@ def providers_of(module: Module) -> list[tuple[Provider, bool]]:
     return list(module._entries)
 
 
-def declare_context(target: Registrations, key: Any, scope: Scope) -> None:
-    """``register_context(key, scope=scope)`` unless ``key`` is registered already (integrations)."""
-    if key not in target._registry.single:
+def declare_context(target: Registrations, key: Any, scope: Scope) -> bool:
+    """``register_context(key, scope=scope)`` unless ``key`` is registered already (integrations).
+
+    Returns whether scopes of ``scope`` level must be given a value for ``key``: true when it is
+    declared now or was declared by the user as a context value of that level, false when the user
+    registered a provider of their own for it (a factory, a class, an instance), which is then used.
+    A context value of another level is a ``RegistrationError``.
+    """
+    registered = target._registry.single.get(normalize(key))
+    if registered is None:
         target.register_context(key, scope=scope)
+        return True
+    if registered.kind is not Kind.CONTEXT:
+        return False
+    if registered.scope is not scope:
+        name = describe(key)
+        where = f" (at {registered.source})" if registered.source else ""
+        raise RegistrationError(
+            f"{name} is registered as a context value of {registered.scope.name} scopes{where}, but the "
+            f"integration gives it to {scope.name} scopes",
+            key=key,
+            hint=f"declare it at the integration's level, register_context({name}, scope=Scope.{scope.name}), "
+            "or leave it to setup(), which declares it; to provide it yourself, register a factory for it",
+        )
+    return True

@@ -3,9 +3,11 @@ ASGI frameworks a scope per connection opened around the app.
 
 ``install`` refuses a second ``setup`` on the same target, declares the
 framework's objects as context values (unless the user registered them),
-and records the target with a finder of its ``@inject`` handlers, so that
-the app's start and ``python -m injectq_like check MODULE:APP`` can check
-them (``check_handlers``).
+returns the keys the integration must then give its scopes (a key the user
+registered with a provider of their own is not one of them: their provider
+is used), and records the target with a finder of its ``@inject`` handlers,
+so that the app's start and ``python -m injectq_like check MODULE:APP`` can
+check them (``check_handlers``).
 
 ``ScopePerConnection`` is a pure ASGI middleware (not one that wraps
 responses) so that the scope is the current one in the very task that runs
@@ -44,21 +46,25 @@ def install(
     what: str,
     unit: str,
     context: Mapping[Any, Scope],
-    handlers: Callable[[], Iterable[Callable[..., Any]]],
-) -> None:
+    handlers: Callable[[Any], Iterable[Callable[..., Any]]],
+) -> tuple[Any, ...]:
     """The first steps of every ``setup(target, container)``; ``what`` names the target in messages
-    (``app``, ``broker``), and ``unit`` what a scope is opened for (``connection``, ``message``).
+    (``app``, ``broker``), and ``unit`` what a scope is opened for (``connection``, ``message``);
+    ``handlers(target)`` lists the target's ``@inject`` handlers.
 
-    Call it before the container's first resolution: it declares context values.
+    Call it before the container's first resolution: it declares context values. Returns the keys
+    of ``context`` the integration must supply (in their order): those declared now or declared by
+    the user as context values of the same level, not those the user registered a provider for. A
+    key the user declared as a context value of another level is a ``RegistrationError``.
     """
     if installed_on(target) is not None:
         raise RegistrationError(
             f"setup() was already called on this {what}",
             hint=f"call setup({what}, container) once per {what}; it opens one scope per {unit}",
         )
-    for key, level in context.items():
-        declare_context(container, key, level)
+    supplied = tuple(key for key, level in context.items() if declare_context(container, key, level))
     register_app(target, container, handlers)
+    return supplied
 
 
 def check_handlers(container: Container, handlers: Iterable[Callable[..., Any]]) -> None:

@@ -5,7 +5,8 @@
 
 It opens a REQUEST scope per update, supplies the ``aiogram.types.Update``
 being handled and the ``aiogram.Bot`` it came through as context values of
-that scope (declared for you, unless you registered the key yourself),
+that scope (declared for you; a key you registered a provider for yourself
+is left to your provider, and not supplied),
 starts the container at the dispatcher's startup and closes it at its
 shutdown, after every router's own shutdown handlers. ``@inject`` handlers,
 filters, middlewares and error handlers then resolve from the update's
@@ -51,8 +52,6 @@ from aiogram.dispatcher.middlewares.manager import MiddlewareManager
 from aiogram.types import ErrorEvent, TelegramObject, Update
 
 from injectq_like import Container, Scope
-from injectq_like._container import runtime_of
-from injectq_like._providers import Kind
 from injectq_like.exceptions import RegistrationError
 
 from ._base import check_handlers, install
@@ -85,15 +84,15 @@ def setup(dispatcher: Dispatcher, container: Container) -> None:
             f"setup() needs an aiogram Dispatcher, not a {type(dispatcher).__qualname__}",
             hint="call setup(dispatcher, container) on the root Dispatcher; its sub-routers are covered",
         )
-    install(
+    supplied = install(
         dispatcher,
         container,
         what="dispatcher",
         unit="update",
         context=dict.fromkeys(_CONTEXT, Scope.REQUEST),
-        handlers=lambda: handlers(dispatcher),
+        handlers=handlers,
     )
-    middleware = _ScopePerUpdate(dispatcher, container)
+    middleware = _ScopePerUpdate(dispatcher, container, update=Update in supplied, bot=Bot in supplied)
     _put_first(dispatcher.update.outer_middleware, middleware)
     dispatcher.errors.outer_middleware(_note_answered)
     hide_injected(dispatcher)
@@ -102,7 +101,8 @@ def setup(dispatcher: Dispatcher, container: Container) -> None:
     async def startup() -> None:
         nonlocal started
         check_handlers(container, handlers(dispatcher))  # a handler missing a provider stops the start
-        middleware.prepare()
+        hide_injected(dispatcher)
+        middleware.prepared = True
         _move_last(dispatcher, closing)  # after every router's own shutdown handlers
         await container.__aenter__()  # APP autouse instances, before the dispatcher's own startup handlers
         started = True
@@ -122,30 +122,22 @@ def setup(dispatcher: Dispatcher, container: Container) -> None:
 class _ScopePerUpdate(BaseMiddleware):
     """The outermost middleware of the ``update`` observer: a REQUEST scope per update."""
 
-    def __init__(self, dispatcher: Dispatcher, container: Container) -> None:
+    def __init__(self, dispatcher: Dispatcher, container: Container, *, update: bool, bot: bool) -> None:
         self.dispatcher = dispatcher
         self.container = container
-        self.supplied: tuple[Any, ...] | None = None  # the context values to give, known once frozen
-
-    def prepare(self) -> None:
-        """Correct aiogram's readings of ``@inject`` callables, and find which context values to give:
-        those declared as REQUEST context values (a key the user registered otherwise is left alone).
-        """
-        hide_injected(self.dispatcher)
-        graph = runtime_of(self.container).freeze("the first aiogram update").graph
-        self.supplied = tuple(
-            key
-            for key in _CONTEXT
-            if (provider := graph.provider(key)) is not None
-            and provider.kind is Kind.CONTEXT
-            and provider.scope is Scope.REQUEST
-        )
+        self.update = update  # whether the scope is given the update (not when the user provides it)
+        self.bot = bot  # ... and the bot
+        self.prepared = False  # aiogram's readings of @inject callables corrected at the start
 
     async def __call__(self, handler: Next, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if self.supplied is None:  # the dispatcher was not started: the first update prepares
-            self.prepare()
-        values = {Update: event, Bot: data["bot"]}
-        context = {key: values[key] for key in self.supplied or ()}
+        if not self.prepared:  # the dispatcher was not started: the first update corrects them
+            hide_injected(self.dispatcher)
+            self.prepared = True
+        context: dict[Any, Any] = {}
+        if self.update:
+            context[Update] = event
+        if self.bot:
+            context[Bot] = data["bot"]
         answered: list[BaseException] = []
         token = _answered.set(answered)
         try:

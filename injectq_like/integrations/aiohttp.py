@@ -5,7 +5,9 @@
 
 It opens a REQUEST scope per request (a WebSocket handler's whole connection
 is its request), supplies the ``aiohttp.web.Request`` as a context value of
-that scope (declared for you), starts the container when the app starts and
+that scope (declared for you; when you registered a provider for it
+yourself, yours is used and the request is not supplied), starts the
+container when the app starts and
 closes it at ``on_cleanup``, after the app's own cleanup hooks. ``@inject``
 handlers (functions, methods of class-based views, in sub-apps too) then
 resolve from the request's scope. When the app starts, the container is
@@ -57,20 +59,20 @@ def setup(app: web.Application, container: Container) -> None:
             "setup() needs an aiohttp app that is not frozen yet",
             hint="call setup(app, container) before the app starts and before add_subapp() adds it to another app",
         )
-    install(
+    supplied = web.Request in install(
         app,
         container,
         what="app",
         unit="request",
         context={web.Request: Scope.REQUEST},
-        handlers=lambda: handlers(app),
+        handlers=handlers,
     )
     started = False
 
     @web.middleware
     async def scope_per_request(request: web.Request, handler: Handler) -> web.StreamResponse:
         closing: list[bool] = []
-        work = asyncio.ensure_future(_unit_of_work(container, request, handler, closing))
+        work = asyncio.ensure_future(_unit_of_work(container, request, handler, closing, supplied))
         return await _cancelled_before_closing(work, closing)
 
     async def close(_: web.Application) -> None:
@@ -96,12 +98,14 @@ def setup(app: web.Application, container: Container) -> None:
 
 
 async def _unit_of_work(
-    container: Container, request: web.Request, handler: Handler, closing: list[bool]
+    container: Container, request: web.Request, handler: Handler, closing: list[bool], supplied: bool
 ) -> web.StreamResponse:
-    """The request's scope around the app's middlewares, its handler, and the sending of its response."""
+    """The request's scope around the app's middlewares, its handler, and the sending of its response;
+    the scope is given the request when it is ``supplied`` (not when the user provides it).
+    """
     sending = False
     try:
-        async with container.scope(Scope.REQUEST, context={web.Request: request}):
+        async with container.scope(Scope.REQUEST, context={web.Request: request} if supplied else None):
             try:
                 response = await handler(request)
                 if isinstance(response, web.StreamResponse):  # else aiohttp answers 500 itself

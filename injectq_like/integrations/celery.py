@@ -8,7 +8,8 @@ Every run of one of the app's tasks, in a worker or eager (``task_always_eager``
 in the thread that runs the task (each retry is a new run, with a new scope).
 The task being run, the bound task instance whose ``.request`` describes this
 run, is a context value of that scope under the key ``celery.Task`` (declared
-for you). ``@inject`` tasks then resolve from the run's scope; Celery sees only
+for you; when you registered a provider for it yourself, yours is used and
+the task is not supplied). ``@inject`` tasks then resolve from the run's scope; Celery sees only
 their caller's parameters, so its argument check (``typing=True``) ignores the
 injected ones. At the worker's start (``worker_init``) the container is
 validated together with the app's ``@inject`` tasks, without creating any
@@ -67,15 +68,15 @@ def setup(app: celery.Celery, container: Container) -> None:
     container's first resolution (it declares the ``celery.Task`` context
     value). A second call on the same app raises ``RegistrationError``.
     """
-    install(
+    supplied = celery.Task in install(
         app,
         container,
         what="app",
         unit="task run",
         context={celery.Task: Scope.REQUEST},
-        handlers=lambda: handlers(app),
+        handlers=handlers,
     )
-    installation = _Installation(app, container)
+    installation = _Installation(app, container, supplied=supplied)
     base = app.Task  # this app's own task class: every task it makes derives from it by default
 
     def on_bound(cls: type[Any], bound_to: celery.Celery) -> None:
@@ -100,9 +101,10 @@ def setup(app: celery.Celery, container: Container) -> None:
 class _Installation:
     """What ``setup`` installed on one app: the wrapping of its tasks and its worker's hooks."""
 
-    def __init__(self, app: celery.Celery, container: Container) -> None:
+    def __init__(self, app: celery.Celery, container: Container, *, supplied: bool) -> None:
         self.app = app
         self.container = container
+        self.supplied = supplied  # whether the scopes are given the task (not when the user provides it)
         self.hostnames: set[str] = set()  # the app's workers in this process (inherited by forked children)
 
     def wrap_all(self) -> None:
@@ -132,12 +134,12 @@ class _Installation:
         if own is None:
             self.wrap_class(type(task))
         elif not _wrapped(own):
-            task.run = _scoped(own, self.container, descriptor=False).__get__(task, type(task))
+            task.run = _scoped(own, self.container, descriptor=False, supplied=self.supplied).__get__(task, type(task))
 
     def wrap_class(self, cls: type[Any]) -> None:
         run = inspect.getattr_static(cls, "run")
         if run is not _BASE_RUN and not _wrapped(run):
-            cls.run = _scoped(run, self.container, descriptor=True)
+            cls.run = _scoped(run, self.container, descriptor=True, supplied=self.supplied)
 
 
 def _wrapped(run: Any) -> bool:
@@ -145,15 +147,15 @@ def _wrapped(run: Any) -> bool:
     return getattr(getattr(run, "__func__", run), _ORIGINAL, None) is not None
 
 
-def _scoped(run: Any, container: Container, *, descriptor: bool) -> Callable[..., Any]:
+def _scoped(run: Any, container: Container, *, descriptor: bool, supplied: bool) -> Callable[..., Any]:
     """A ``run`` method that runs ``run`` (a class's attribute, bound to the task when it is a
     ``descriptor``, or an instance's own callable) in a REQUEST scope, with the task as the
-    ``celery.Task`` value.
+    ``celery.Task`` value when it is ``supplied``.
     """
 
     def scoped_run(self: celery.Task, *args: Any, **kwargs: Any) -> Any:
         body = run.__get__(self, type(self)) if descriptor else run
-        with container.scope(Scope.REQUEST, context={celery.Task: self}):
+        with container.scope(Scope.REQUEST, context={celery.Task: self} if supplied else None):
             return body(*args, **kwargs)
 
     original = run.__func__ if isinstance(run, staticmethod) else run

@@ -6,7 +6,8 @@
 Every command invocation (the group's own callback and each subcommand
 invoked under it, chained ones included) runs in a sync REQUEST scope of its
 own, with the running command's ``click.Context`` as a context value of that
-scope (declared for you). A subcommand's scope is a child of its group's, so
+scope (declared for you; when you registered a provider for it yourself,
+yours is used and the context is not supplied). A subcommand's scope is a child of its group's, so
 it is nested inside it: the group's scope opens before the group's callback
 and closes after the subcommand (and the result callback) finished, the
 subcommand's own scope closes first. ``@inject`` callbacks, put under
@@ -54,11 +55,13 @@ from ._base import check_handlers, install
 
 __all__ = ["handlers", "setup"]
 
-#: Where the outermost command puts the container, in ``ctx.meta`` (shared by every nested context).
+#: Where the outermost command puts the container and whether its scopes are given the
+#: ``click.Context``, in ``ctx.meta`` (shared by every nested context).
 _STARTED: Final = "injectq_like.integrations.click.container"
 
-#: What the outermost command does when it starts: the container, and what lists its handlers.
-Start = tuple[Container, Callable[[], Iterable[Callable[..., Any]]]]
+#: What the outermost command does when it starts: the container, what lists its handlers, and
+#: whether the scopes are given the ``click.Context`` (not when the user provides it).
+Start = tuple[Container, Callable[[], Iterable[Callable[..., Any]]], bool]
 
 
 def setup(command: click.Command, container: Container) -> None:
@@ -68,15 +71,15 @@ def setup(command: click.Command, container: Container) -> None:
     resolution (it declares the ``click.Context`` context value). A second
     call on the same command raises ``RegistrationError``.
     """
-    install(
+    supplied = click.Context in install(
         command,
         container,
         what="command",
         unit="command invocation",
         context={click.Context: Scope.REQUEST},
-        handlers=lambda: handlers(command),
+        handlers=handlers,
     )
-    _claim(command, (container, lambda: handlers(command)))
+    _claim(command, (container, lambda: handlers(command), supplied))
 
 
 class _ScopedInvoke:
@@ -89,16 +92,17 @@ class _ScopedInvoke:
         self.start = start
 
     def __call__(self, ctx: click.Context) -> Any:
-        container: Container | None = ctx.meta.get(_STARTED)
-        if container is None:
+        started: tuple[Container, bool] | None = ctx.meta.get(_STARTED)
+        if started is None:
             if self.start is None:  # reached through a command tree that was not set up
                 return self.invoke(ctx)
-            container, found = self.start
+            container, found, supplied = self.start
             check_handlers(container, found())  # a callback missing a provider stops the command
-            ctx.meta[_STARTED] = container
+            ctx.meta[_STARTED] = started = (container, supplied)
             ctx.find_root().call_on_close(container.close)
+        container, supplied = started
         finished: click.exceptions.Exit
-        with container.scope(Scope.REQUEST, context={click.Context: ctx}):
+        with container.scope(Scope.REQUEST, context={click.Context: ctx} if supplied else None):
             try:
                 return self.invoke(ctx)
             except click.exceptions.Exit as stop:

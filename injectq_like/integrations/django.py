@@ -8,8 +8,10 @@
 Django has no app object: ``setup`` records the container for the process
 (a second ``setup`` raises ``RegistrationError``; ``teardown()`` forgets it,
 for tests that build a container each) and declares ``django.http.HttpRequest``
-as a REQUEST context value. ``ScopeMiddleware`` opens a REQUEST scope per
-request, for sync and async views alike. At the first request, the container
+as a REQUEST context value (unless you registered a provider for it
+yourself: yours is used then, and the request is not supplied).
+``ScopeMiddleware`` opens a REQUEST scope per request, for sync and async
+views alike. At the first request, the container
 is checked together with every ``@inject`` view the URL resolver reaches
 (``handlers()``); the APP scope is closed by its owner (``container.close()``).
 
@@ -68,10 +70,11 @@ _END: Final = object()
 class _Installed:
     """What ``setup`` recorded for the process."""
 
-    __slots__ = ("checked", "container", "lock")
+    __slots__ = ("checked", "container", "lock", "supplied")
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, *, supplied: bool) -> None:
         self.container = container
+        self.supplied = supplied  # whether the scopes are given the request (not when the user provides it)
         self.checked = False  # the views were checked at the first request
         self.lock = threading.Lock()
 
@@ -93,15 +96,15 @@ def setup(container: Container) -> None:
             "setup() was already called in this process",
             hint="call setup(container) once; teardown() forgets the container (tests that build one each)",
         )
-    install(
+    supplied = HttpRequest in install(
         container,
         container,
         what="container",
         unit="request",
         context={HttpRequest: Scope.REQUEST},
-        handlers=handlers,
+        handlers=_handlers_of,
     )
-    _installed = _Installed(container)
+    _installed = _Installed(container, supplied=supplied)
 
 
 def teardown() -> None:
@@ -110,8 +113,13 @@ def teardown() -> None:
     _installed = None
 
 
-def _current() -> Container:
-    """The installed container, its views checked once (a view missing a provider fails the request)."""
+def _handlers_of(_container: Container) -> list[Callable[..., Any]]:
+    """``handlers()``, as ``install`` calls it: with the target, here the container."""
+    return handlers()
+
+
+def _current() -> _Installed:
+    """What ``setup`` installed, its views checked once (a view missing a provider fails the request)."""
     installed = _installed
     if installed is None:
         raise RegistrationError(
@@ -122,7 +130,7 @@ def _current() -> Container:
         with installed.lock:  # two first requests at once may both check: it changes nothing
             check_handlers(installed.container, handlers())
             installed.checked = True
-    return installed.container
+    return installed
 
 
 class _Unit:
@@ -175,12 +183,12 @@ class ScopeMiddleware:
     def __call__(self, request: Any) -> Any:
         if self.async_mode:
             return self._handle_async(request)
-        container = _current()
+        installed = _current()
         context = contextvars.copy_context()  # the scope is current there, never in the server's thread
-        return context.run(self._handle, request, container, context)
+        return context.run(self._handle, request, installed, context)
 
-    def _handle(self, request: Any, container: Container, context: contextvars.Context) -> Any:
-        scope = container.scope(Scope.REQUEST, context={HttpRequest: request})
+    def _handle(self, request: Any, installed: _Installed, context: contextvars.Context) -> Any:
+        scope = installed.container.scope(Scope.REQUEST, context={HttpRequest: request} if installed.supplied else None)
         unit = _Unit(request, scope, context)
         scope.__enter__()
         _unit.set(unit)
@@ -196,14 +204,14 @@ class ScopeMiddleware:
         return response
 
     async def _handle_async(self, request: Any) -> Any:
-        container = _current()
+        installed = _current()
         # A task of its own: it runs in a copy of the caller's context, where the scope is current.
         unit: list[_Unit] = []
-        work = asyncio.create_task(self._unit_of_work(request, container, unit))
+        work = asyncio.create_task(self._unit_of_work(request, installed, unit))
         return await _cancelled_before_closing(work, unit)
 
-    async def _unit_of_work(self, request: Any, container: Container, found: list[_Unit]) -> Any:
-        scope = container.scope(Scope.REQUEST, context={HttpRequest: request})
+    async def _unit_of_work(self, request: Any, installed: _Installed, found: list[_Unit]) -> Any:
+        scope = installed.container.scope(Scope.REQUEST, context={HttpRequest: request} if installed.supplied else None)
         unit = _Unit(request, scope, contextvars.copy_context())
         found.append(unit)
         await scope.__aenter__()

@@ -5,7 +5,9 @@
 
 It opens a REQUEST scope per message handled, supplies the
 ``faststream.StreamMessage`` being handled as a context value of that scope
-(declared for you, also under the key ``StreamMessage[Any]``), starts the container when the broker starts (after
+(declared for you, also under the key ``StreamMessage[Any]``; a key you
+registered a provider for yourself is left to your provider, and not
+supplied), starts the container when the broker starts (after
 checking the broker's ``@inject`` handlers: one needing something
 unregistered stops the start with ``InvalidContainerError``) and closes it
 when the broker stops, after the broker's own stop (its subscribers drained).
@@ -77,31 +79,32 @@ def setup(broker: Any, container: Container) -> None:
     runs inside them. A second call on the same broker raises
     ``RegistrationError``.
     """
-    install(
+    supplied = install(
         broker,
         container,
         what="broker",
         unit="message",
         context=dict.fromkeys(_KEYS, Scope.REQUEST),
-        handlers=lambda: handlers(broker),
+        handlers=handlers,
     )
-    broker.add_middleware(functools.partial(_ScopePerMessage, container=container))
+    broker.add_middleware(functools.partial(_ScopePerMessage, container=container, keys=supplied))
     _hook_lifetime(broker, container)
 
 
 class _ScopePerMessage(BaseMiddleware):
     """A REQUEST scope around the call of the handler of one message."""
 
-    __slots__ = ("container",)
+    __slots__ = ("container", "keys")
 
-    def __init__(self, msg: Any = None, /, *, container: Container, **options: Any) -> None:
+    def __init__(self, msg: Any = None, /, *, container: Container, keys: tuple[Any, ...], **options: Any) -> None:
         super().__init__(msg, **options)  # FastStream 0.6+ passes ``context=``, 0.5 nothing
         self.container = container
+        self.keys = keys  # the message's keys the scope is given (not those the user provides)
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
         if not self._handled(msg):  # get_one(), a request's response: no handler runs
             return await call_next(msg)
-        async with self.container.scope(Scope.REQUEST, context=dict.fromkeys(_KEYS, msg)):
+        async with self.container.scope(Scope.REQUEST, context=dict.fromkeys(self.keys, msg)):
             try:
                 return await call_next(msg)
             except AckMessage as done:  # "done, acknowledge": the scope closes as on success

@@ -5,7 +5,9 @@
 
 It opens a sync REQUEST scope (entered with ``with``, closed without an event
 loop) per request, supplies the ``flask.Request`` of that request as a
-context value of the scope (declared for you), and checks the app's
+context value of the scope (declared for you; when you registered a
+provider for it yourself, yours is used and the request is not supplied),
+and checks the app's
 ``@inject`` handlers (views, methods of class-based views, blueprints',
 request hooks and error handlers) at the first request, since Flask has no
 start-up hook. The APP scope is the owner's to close (``container.close()``).
@@ -70,13 +72,13 @@ def setup(app: flask.Flask, container: Container) -> None:
     ``flask.Request`` context value); routes and blueprints may be added
     before or after it. A second call on the same app raises ``RegistrationError``.
     """
-    install(
+    supplied = flask.Request in install(
         app,
         container,
         what="app",
         unit="request",
         context={flask.Request: Scope.REQUEST},
-        handlers=lambda: handlers(app),
+        handlers=handlers,
     )
     current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("injectq_like_flask", default=None)
     request_context = app.request_context
@@ -102,7 +104,7 @@ def setup(app: flask.Flask, container: Container) -> None:
     app.request_context = scoped_request_context  # type: ignore[method-assign]
     app.handle_user_exception = noted_user_exception  # type: ignore[method-assign,assignment]
     app.handle_exception = noted_exception  # type: ignore[method-assign,assignment]
-    app.wsgi_app = _ScopePerRequest(app, app.wsgi_app, container, current)  # type: ignore[method-assign]
+    app.wsgi_app = _ScopePerRequest(app, app.wsgi_app, container, current, supplied=supplied)  # type: ignore[method-assign]
 
 
 def _note(current: contextvars.ContextVar[_Request | None], error: BaseException) -> None:
@@ -114,17 +116,18 @@ def _note(current: contextvars.ContextVar[_Request | None], error: BaseException
 class _Request:
     """One request's scope, and the first exception raised while Flask handled it."""
 
-    __slots__ = ("container", "error", "opened", "scope")
+    __slots__ = ("container", "error", "opened", "scope", "supplied")
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, *, supplied: bool) -> None:
         self.container = container
+        self.supplied = supplied  # whether the scope is given the request (not when the user provides it)
         self.opened = False
         self.scope: AsyncRequestScope | None = None
         self.error: BaseException | None = None
 
     def open(self, request: flask.Request) -> None:
         self.opened = True  # once: a request context made later in this request opens nothing
-        scope = self.container.scope(Scope.REQUEST, context={flask.Request: request})
+        scope = self.container.scope(Scope.REQUEST, context={flask.Request: request} if self.supplied else None)
         scope.__enter__()  # closed by close(), in the same context, after the body
         self.scope = scope
 
@@ -144,7 +147,7 @@ def _traceback(error: BaseException | None) -> TracebackType | None:
 class _ScopePerRequest:
     """WSGI middleware around Flask's ``wsgi_app``: a context per request, where the scope lives."""
 
-    __slots__ = ("app", "checked", "container", "current", "lock", "wsgi_app")
+    __slots__ = ("app", "checked", "container", "current", "lock", "supplied", "wsgi_app")
 
     def __init__(
         self,
@@ -152,8 +155,11 @@ class _ScopePerRequest:
         wsgi_app: WSGIApplication,
         container: Container,
         current: contextvars.ContextVar[_Request | None],
+        *,
+        supplied: bool,
     ) -> None:
         self.app = app
+        self.supplied = supplied
         self.wsgi_app = wsgi_app
         self.container = container
         self.current = current
@@ -165,7 +171,7 @@ class _ScopePerRequest:
             if not self.checked:
                 check_handlers(self.container, handlers(self.app))  # raises until the app is valid
                 self.checked = True
-        request = _Request(self.container)
+        request = _Request(self.container, supplied=self.supplied)
         context = contextvars.copy_context()
         body = context.run(self.run, request, environ, start_response)
         return _Body(body, request, context)

@@ -5,7 +5,8 @@
 
 It opens a REQUEST scope per HTTP request and a SESSION scope per WebSocket
 connection, supplies ``litestar.Request`` and ``litestar.WebSocket`` as
-context values of those scopes (declared for you), starts the container when
+context values of those scopes (declared for you; a key you registered a
+provider for yourself is left to your provider, and not supplied), starts the container when
 the app starts and closes it once when the app stops, after the app's own
 ``on_shutdown`` hooks and lifespan managers. ``@inject`` handlers (functions,
 ``Controller`` methods, ``Provide(...)`` dependencies, guards and hooks) then
@@ -47,7 +48,7 @@ from litestar import Litestar, Request, WebSocket
 from injectq_like import Container, Scope
 from injectq_like.exceptions import RegistrationError
 
-from ._base import ASGIApp, Receive, ScopePerConnection, Send, check_handlers, install
+from ._base import ASGIApp, ContextFactory, Receive, ScopePerConnection, Send, check_handlers, install
 
 __all__ = ["handlers", "setup"]
 
@@ -73,26 +74,33 @@ def setup(app: Litestar, container: Container) -> None:
             "setup() was already called on this app",
             hint="call setup(app, container) once per app; it opens one scope per connection",
         )
-    install(
+    supplied = install(
         app,
         container,
         what="app",
         unit="connection",
         context=dict.fromkeys(_REQUEST, Scope.REQUEST) | dict.fromkeys(_WEBSOCKET, Scope.SESSION),
-        handlers=lambda: handlers(app),
+        handlers=handlers,
     )
     app.state[_MARK] = container
+    request_keys = tuple(key for key in _REQUEST if key in supplied)  # each spelling on its own
+    websocket_keys = tuple(key for key in _WEBSOCKET if key in supplied)
 
     def request(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> dict[Any, Any]:
         value = app.request_class(scope, receive, send)  # type: ignore[arg-type]
-        return dict.fromkeys(_REQUEST, value)
+        return dict.fromkeys(request_keys, value)
 
     def websocket(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> dict[Any, Any]:
         value = app.websocket_class(scope, receive, send)  # type: ignore[arg-type]
-        return dict.fromkeys(_WEBSOCKET, value)
+        return dict.fromkeys(websocket_keys, value)
 
+    context: dict[str, ContextFactory] = {}
+    if request_keys:
+        context["http"] = request
+    if websocket_keys:
+        context["websocket"] = websocket
     inner: ASGIApp = app.asgi_handler  # type: ignore[assignment]
-    scoped = ScopePerConnection(_rethrow_handled(inner), container, {"http": request, "websocket": websocket})
+    scoped = ScopePerConnection(_rethrow_handled(inner), container, context)
     app.asgi_handler = _swallow_handled(scoped)  # type: ignore[assignment]
     app.after_exception.append(_record)
 

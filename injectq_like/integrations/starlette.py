@@ -5,7 +5,8 @@
 
 It opens a REQUEST scope per HTTP request and a SESSION scope per WebSocket
 connection, supplies ``Request`` and ``WebSocket`` as context values of
-those scopes (declared for you), starts the container when the app starts
+those scopes (declared for you; a key you registered a provider for
+yourself is left to your provider, and not supplied), starts the container when the app starts
 and closes it when the app stops, around any lifespan the app already has.
 ``@inject`` endpoints then resolve from the request's scope; FastAPI sees
 only their own parameters. When the app starts, the container is validated
@@ -49,16 +50,18 @@ def setup(app: Any, container: Container) -> None:
     Call it before the app starts, and before the container's first
     resolution (it declares the ``Request`` and ``WebSocket`` context values).
     """
-    install(
+    supplied = install(
         app,
         container,
         what="app",
         unit="connection",
         context={Request: Scope.REQUEST, WebSocket: Scope.SESSION},
-        handlers=lambda: handlers(app),
+        handlers=handlers,
     )
     app.state.injectq_like_container = container
-    app.add_middleware(_ScopePerConnection, container=container)
+    app.add_middleware(
+        _ScopePerConnection, container=container, request=Request in supplied, websocket=WebSocket in supplied
+    )
     router = app.router
     original: Callable[[Any], contextlib.AbstractAsyncContextManager[Any]] = router.lifespan_context
 
@@ -74,20 +77,27 @@ def setup(app: Any, container: Container) -> None:
 class _ScopePerConnection:
     """ASGI middleware: a REQUEST scope per HTTP request, a SESSION scope per WebSocket."""
 
-    __slots__ = ("app", "container")
+    __slots__ = ("app", "container", "request", "websocket")
 
-    def __init__(self, app: ASGIApp, container: Container) -> None:
+    def __init__(self, app: ASGIApp, container: Container, *, request: bool, websocket: bool) -> None:
         self.app = app
         self.container = container
+        self.request = request  # whether the scopes are given the Request (not when the user provides it)
+        self.websocket = websocket
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if not self.request:
+                async with self.container.scope(Scope.REQUEST):
+                    await self.app(scope, receive, send)
+                return
             body = SharedBody(receive)
             async with self.container.scope(Scope.REQUEST, context={Request: Request(scope, body.reader(), send)}):
                 await self.app(scope, body.reader(), send)
         elif kind == "websocket":
-            async with self.container.scope(Scope.SESSION, context={WebSocket: WebSocket(scope, receive, send)}):
+            context = {WebSocket: WebSocket(scope, receive, send)} if self.websocket else None
+            async with self.container.scope(Scope.SESSION, context=context):
                 await self.app(scope, receive, send)
         else:  # lifespan: not a connection
             await self.app(scope, receive, send)

@@ -5,7 +5,9 @@
 
 It opens a REQUEST scope per task execution (a retry is a new execution,
 with a scope of its own), supplies the ``taskiq.TaskiqMessage`` being run as
-a context value of that scope (declared for you), starts the container at
+a context value of that scope (declared for you; when you registered a
+provider for it yourself, yours is used and the message is not supplied),
+starts the container at
 the worker's startup and closes it at the worker's shutdown, after the
 broker's own shutdown handlers. ``@inject`` tasks then resolve from the
 execution's scope; taskiq sees only their caller's parameters, so its
@@ -55,22 +57,22 @@ def setup(broker: taskiq.AsyncBroker, container: Container) -> None:
     resolution (it declares the ``TaskiqMessage`` context value). A second
     call on the same broker raises ``RegistrationError``.
     """
-    install(
+    supplied = taskiq.TaskiqMessage in install(
         broker,
         container,
         what="broker",
         unit="task",
         context={taskiq.TaskiqMessage: Scope.REQUEST},
-        handlers=lambda: handlers(broker),
+        handlers=handlers,
     )
-    middleware = _ScopePerTask(container)
+    middleware = _ScopePerTask(container, supplied=supplied)
     started = False
 
     async def startup(_: taskiq.TaskiqState) -> None:
         nonlocal started
         check_handlers(container, handlers(broker))  # a task missing a provider stops the start
         for task in broker.get_all_tasks().values():
-            _wrap_task(task, container)
+            _wrap_task(task, container, supplied=supplied)
         _move(broker.middlewares, middleware)  # last: it sees the message the others prepared
         _move(broker.event_handlers[taskiq.TaskiqEvents.WORKER_SHUTDOWN], shutdown)  # after the broker's own
         await container.__aenter__()  # APP autouse instances, before the broker's other startup code
@@ -90,14 +92,15 @@ def setup(broker: taskiq.AsyncBroker, container: Container) -> None:
 class _ScopePerTask(taskiq.TaskiqMiddleware):
     """Hands the message being run to its task's wrapper, in the task that calls the function."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, *, supplied: bool) -> None:
         super().__init__()
         self.container = container
+        self.supplied = supplied  # whether the scopes are given the message
 
     def pre_execute(self, message: taskiq.TaskiqMessage) -> taskiq.TaskiqMessage:
         task = self.broker.find_task(message.task_name)
         if task is not None:
-            _wrap_task(task, self.container)  # a task registered after the start
+            _wrap_task(task, self.container, supplied=self.supplied)  # a task registered after the start
         _running.set(message)
         return message
 
@@ -105,16 +108,17 @@ class _ScopePerTask(taskiq.TaskiqMiddleware):
         _running.set(None)
 
 
-def _wrap_task(task: taskiq.AsyncTaskiqDecoratedTask[Any, Any], container: Container) -> None:
+def _wrap_task(task: taskiq.AsyncTaskiqDecoratedTask[Any, Any], container: Container, *, supplied: bool) -> None:
     """Put a scope per execution around ``task``'s function, once."""
     function = task.original_func
     if getattr(function, _WRAPPED, None) is None:
-        task.original_func = _scoped(function, container)
+        task.original_func = _scoped(function, container, supplied=supplied)
 
 
-def _scoped(function: Callable[..., Any], container: Container) -> Callable[..., Any]:
+def _scoped(function: Callable[..., Any], container: Container, *, supplied: bool) -> Callable[..., Any]:
     """``function`` of the same kind and visible signature, run in a REQUEST scope when a worker
-    executes it (the message is handed over), called as it is otherwise.
+    executes it (the message is handed over, and given to the scope when it is ``supplied``),
+    called as it is otherwise.
     """
     if inspect.iscoroutinefunction(function):
 
@@ -125,7 +129,9 @@ def _scoped(function: Callable[..., Any], container: Container) -> Callable[...,
                 return await function(*args, **kwargs)
             token = _running.set(None)  # a task function it calls directly gets no scope of its own
             try:
-                async with container.scope(Scope.REQUEST, context={taskiq.TaskiqMessage: message}):
+                async with container.scope(
+                    Scope.REQUEST, context={taskiq.TaskiqMessage: message} if supplied else None
+                ):
                     return await function(*args, **kwargs)
             finally:
                 _running.reset(token)
@@ -140,7 +146,7 @@ def _scoped(function: Callable[..., Any], container: Container) -> Callable[...,
                 return function(*args, **kwargs)
             token = _running.set(None)
             try:
-                with container.scope(Scope.REQUEST, context={taskiq.TaskiqMessage: message}):
+                with container.scope(Scope.REQUEST, context={taskiq.TaskiqMessage: message} if supplied else None):
                     return function(*args, **kwargs)
             finally:
                 _running.reset(token)

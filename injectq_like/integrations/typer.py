@@ -8,7 +8,8 @@ invocation (the app's callback, each command and sub-app invoked under it)
 runs in a sync REQUEST scope of its own, a subcommand's nested in its
 group's; the running command's context is a context value of that scope,
 under the key ``typer.Context`` (what Typer users annotate with; declared for
-you); when the outermost command starts, the container is checked with the
+you, unless you registered a provider for it yourself: yours is used then,
+and the context is not supplied); when the outermost command starts, the container is checked with the
 app's ``@inject`` callbacks, and it is closed when the outermost command's
 context closes. Typer builds options and arguments from the callback's
 signature and type hints (``typer.utils.get_params_from_function``:
@@ -54,13 +55,15 @@ from ._base import check_handlers, install
 
 __all__ = ["handlers", "setup"]
 
-#: Where the outermost command puts the container, in ``ctx.meta`` (shared by every nested context).
+#: Where the outermost command puts the container and whether its scopes are given the
+#: ``typer.Context``, in ``ctx.meta`` (shared by every nested context).
 _STARTED: Final = "injectq_like.integrations.typer.container"
 #: On the classes ``setup`` makes: what their instances do when they are the outermost command.
 _START: Final = "_injectq_like_start"
 
-#: What the outermost command does when it starts: the container, and what lists its handlers.
-Start = tuple[Container, Callable[[], Iterable[Callable[..., Any]]]]
+#: What the outermost command does when it starts: the container, what lists its handlers, and
+#: whether the scopes are given the ``typer.Context`` (not when the user provides it).
+Start = tuple[Container, Callable[[], Iterable[Callable[..., Any]]], bool]
 
 
 def setup(app: typer.Typer, container: Container) -> None:
@@ -70,15 +73,15 @@ def setup(app: typer.Typer, container: Container) -> None:
     (it declares the ``typer.Context`` context value). A second call on the
     same app raises ``RegistrationError``.
     """
-    install(
+    supplied = typer.Context in install(
         app,
         container,
         what="app",
         unit="command invocation",
         context={typer.Context: Scope.REQUEST},
-        handlers=lambda: handlers(app),
+        handlers=handlers,
     )
-    start: Start = (container, lambda: handlers(app))
+    start: Start = (container, lambda: handlers(app), supplied)
     made: dict[type, type] = {}
 
     def scoped(base: Any) -> type:
@@ -142,16 +145,17 @@ class _ScopedInvoke:
         self.start = start
 
     def __call__(self, ctx: Any) -> Any:
-        container: Container | None = ctx.meta.get(_STARTED)
-        if container is None:
+        started: tuple[Container, bool] | None = ctx.meta.get(_STARTED)
+        if started is None:
             if self.start is None:  # reached through a command tree that was not set up
                 return self.invoke(ctx)
-            container, found = self.start
+            container, found, supplied = self.start
             check_handlers(container, found())  # a callback missing a provider stops the command
-            ctx.meta[_STARTED] = container
+            ctx.meta[_STARTED] = started = (container, supplied)
             ctx.find_root().call_on_close(container.close)
+        container, supplied = started
         finished: typer.Exit
-        with container.scope(Scope.REQUEST, context={typer.Context: ctx}):
+        with container.scope(Scope.REQUEST, context={typer.Context: ctx} if supplied else None):
             try:
                 return self.invoke(ctx)
             except typer.Exit as stop:
