@@ -31,6 +31,7 @@ from ._keys import MISSING, describe
 from ._markers import Lazy
 from ._providers import Kind, Provider, Scope, Shape
 from ._signature import DepKind
+from ._try import in_place_lines, trier_lines
 
 __all__ = ["Builder"]
 
@@ -51,6 +52,9 @@ class Builder:
         #: The source of every generated function, by name.
         self.sources: dict[str, str] = {}
         self._getters: dict[tuple[int, Mode], Resolver] = {}
+        self._triers: dict[int, Resolver | None] = {}
+        #: Slots whose creation finished without waiting the last time: tried in place (``_try``).
+        self.quiet: set[int] = set()
         self._inline: dict[tuple[int, Mode, frozenset[Provider]], tuple[str, dict[str, Any], bool] | None] = {}
 
     def define(self, name: str, source: str, refs: Refs) -> Any:
@@ -73,6 +77,8 @@ class Builder:
         if provider.kind is Kind.INSTANCE:
             return refs.add(f"c{i}", provider.instance), False
         if provider in ready:
+            if self.trier(provider) is not None:
+                return f"_r{i}", False  # made by _try_in_place, in this function
             return f"{refs.add(f'g{i}', self.getter(provider, SYNC))}(scope)", False
         if (
             provider.cached
@@ -181,7 +187,12 @@ class Builder:
             return self.expression(target, mode, refs, made)
 
         statements: list[str] = []
-        if gathered:
+        triers = [self.trier(p) for p in gathered]
+        in_place = bool(gathered) and all(t is not None for t in triers)
+        if in_place:
+            statements += self._try_in_place(gathered, refs)
+            gathered, made = [], made | frozenset(gathered)  # now in locals: read as ready
+        elif gathered:
             getters = ", ".join(refs.add(f"a{self.slots[p]}", self.getter(p, ASYNC)) for p in gathered)
             probes = ", ".join(
                 f"({int(p.scope) if p.cached and p.kind is not Kind.CONTEXT else -1}, {self.slots[p]})"
@@ -191,7 +202,7 @@ class Builder:
             statements.append(f"_v = await _gather(scope, ({getters},), ({probes},))")
         positional = not keywords
         arguments: list[str] = []
-        awaits = bool(gathered)
+        awaits = bool(gathered) or in_place
         for edge in edges:
             dependency = edge.dependency
             if dependency.kind is DepKind.LIST:
@@ -217,6 +228,54 @@ class Builder:
             else:
                 arguments.append(f"{dependency.name}={code}")
         return statements, ", ".join(arguments), awaits
+
+    def _try_in_place(self, providers: list[Provider], refs: Refs) -> list[str]:
+        """Statements leaving each provider's value in ``_r<slot>`` (see ``in_place_lines``)."""
+        slots = [self.slots[p] for p in providers]
+        for i, provider in zip(slots, providers, strict=True):
+            refs.add(f"t{i}", self.trier(provider))
+            refs.add(f"a{i}", self.getter(provider, ASYNC))
+        return in_place_lines(slots, refs, self.quiet)
+
+    def trier(self, provider: Provider) -> Resolver | None:
+        """``provider``'s trier: a sync function that makes its instance if that does not wait
+        (its factory's first step, taken by hand, finishes it), else answers ``BUSY`` or a ``Started``.
+        Only for an async factory or async generator factory cached in a REQUEST or SESSION scope,
+        whose own arguments need no waiting; ``None`` for any other provider.
+        """
+        i = self.slots[provider]
+        if i in self._triers:
+            return self._triers[i]
+        self._triers[i] = None
+        shape = provider.shape
+        if (
+            not provider.cached
+            or provider.kind is Kind.CONTEXT
+            or provider.scope is Scope.APP
+            or shape not in (Shape.AWAIT, Shape.ASYNC_GENERATOR)
+            or provider.enter
+        ):
+            return None
+        refs = Refs()
+        statements, arguments, awaits = self._arguments(provider, SYNC, refs)
+        if statements or awaits:
+            return None
+        if any(self.graph.needs_async(t) for e in self.graph.edges(provider) if not e.lazy for t in e.targets):
+            return None
+        refs.add("_no_scope", functools.partial(no_scope, provider))
+        refs.add("_quiet", self.quiet)
+        generator = shape is Shape.ASYNC_GENERATOR
+        if generator:
+            refs.add("_held_by_sync_scope", functools.partial(async_cleanup_in_sync_scope, provider))
+        call = f"{refs.add(f'p{i}', provider.target)}({arguments})"
+        lines = [
+            f"def t{i}(scope):",
+            f"    # {provider.describe()} for {describe(provider.key)}, {provider.scope.name}: tried in place",
+            *trier_lines(i, int(provider.scope), generator, call, refs),
+        ]
+        function: Resolver = self.define(f"t{i}", "\n".join(lines) + "\n", refs)
+        self._triers[i] = function
+        return function
 
     # -- getters -----------------------------------------------------------------
 

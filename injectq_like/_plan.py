@@ -154,7 +154,9 @@ class Compiler:
             root = self.graph.provider_for(key, kind)
             names = [n for n in self._builder.sources if n == f"resolve_{identifier(describe(key))}"]
             wanted = self._reachable(root) if root is not None else set()
-            names.extend(f"{p}{i}" for i in sorted(wanted) for p in ("g", "a") if f"{p}{i}" in self._builder.sources)
+            names.extend(
+                f"{p}{i}" for i in sorted(wanted) for p in ("t", "g", "a") if f"{p}{i}" in self._builder.sources
+            )
             return "\n".join(self._builder.sources[n] for n in dict.fromkeys(names))
 
     def closure(self, slot: int) -> frozenset[int]:

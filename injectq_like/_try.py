@@ -1,0 +1,221 @@
+"""Making an async dependency in place, without a task: the *trier* of a provider, and what it answers.
+
+An async factory of a REQUEST or SESSION provider is first tried in place
+by its trier (``tN``, generated): its first step is taken by hand, and most
+factories finish in it, without waiting, so that no task, no pending entry
+and no coroutine of the resolver's own are needed. When one does wait, the
+trier hands back a ``Started``: the rest of the factory, to be finished in
+the task that took the first step; the slot is claimed meanwhile, so that
+another task waits for it instead of creating it twice. Only a factory that
+has finished without waiting before (``quiet``) is tried in place; the
+others, and any the first to wait leaves, are made together, each in a task
+of its own, where their triers learn whether they are quiet.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Final
+
+import anyio
+
+from ._codegen import Refs, did_not_yield
+from ._contract import ASYNC_GENERATOR, Resolver
+from ._shield import Resumed
+
+__all__ = ["BUSY", "NOT_TRIED", "Later", "Started", "complete", "in_place_lines", "trier_lines", "waited"]
+
+_NOTE: Final = "injectq_like: "
+
+
+class Later:
+    """A trier's answer when the value is not made yet: ``BUSY`` (another task is creating it)
+    or ``NOT_TRIED`` (known to wait, or another one started waiting first).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+BUSY: Final = Later("BUSY")
+NOT_TRIED: Final = Later("NOT_TRIED")
+
+
+class Started:
+    """A trier's answer when its factory's first step waited: the rest of it, to be run in the task
+    that took that step. Its slot is claimed in ``owner.pending`` until it ends.
+    """
+
+    __slots__ = ("first", "generator", "owner", "slot", "steps")
+
+    def __init__(self, owner: Any, slot: int, steps: Any, first: Any, generator: Any) -> None:
+        self.owner = owner
+        self.slot = slot
+        self.steps = steps
+        self.first = first
+        self.generator = generator  # an async generator factory's generator, else None
+        pending = owner.pending
+        if pending is None:
+            pending = owner.pending = {}
+        pending[slot] = None
+
+    async def finish(self) -> Any:
+        owner, slot = self.owner, self.slot
+        try:
+            try:
+                value = await Resumed(self.steps, self.first)
+            except StopAsyncIteration:
+                raise did_not_yield(owner, slot) from None
+            if self.generator is not None:
+                owner.exits.append((slot, ASYNC_GENERATOR, self.generator))
+            owner.cache[slot] = value
+        finally:
+            event = owner.pending.pop(slot)
+            if event is not None:
+                event.set()
+        return value
+
+
+#: The classes of a trier's answers that are not values.
+PENDING: Final = frozenset({Later, Started})
+
+
+def waited(slot: int, steps: Any, first: Any, owner: Any, generator: Any, quiet: set[int]) -> Started:
+    """A trier's factory waited in its first step: no longer quiet; hand the rest over."""
+    quiet.discard(slot)
+    return Started(owner, slot, steps, first, generator)
+
+
+async def complete(
+    scope: Any,
+    triers: tuple[Resolver, ...],
+    getters: tuple[Resolver, ...],
+    values: list[Any],
+    slots: tuple[int, ...],
+    quiet: set[int],
+) -> list[Any]:
+    """The values the triers left to make: the one started here is finished first, alone (it must
+    end in this task); the others are then made together, each in a task of its own.
+    """
+    rest: list[int] = []
+    for n, value in enumerate(values):
+        if value.__class__ is Started:
+            values[n] = await value.finish()
+        elif value.__class__ is Later:
+            rest.append(n)
+    if not rest:
+        return values
+
+    async def make(n: int) -> None:
+        value = triers[n](scope)  # in this task: what it starts, it finishes here
+        if value.__class__ is Started:
+            value = await value.finish()
+        elif value.__class__ is Later:
+            value = await getters[n](scope)  # BUSY: wait for the task creating it
+        else:
+            quiet.add(slots[n])  # it did not wait: tried in place from now on
+        values[n] = value
+
+    if len(rest) == 1:
+        await make(rest[0])
+        return values
+    failures: list[BaseException] = []
+    async with anyio.create_task_group() as group:
+
+        async def create(n: int) -> None:
+            try:
+                await make(n)
+            except Exception as error:  # noqa: BLE001 - re-raised below, unchanged
+                failures.append(error)
+                group.cancel_scope.cancel()
+
+        for n in rest:
+            group.start_soon(create, n)
+    if failures:
+        first_failure = failures[0]
+        for other in failures[1:]:
+            first_failure.add_note(f"{_NOTE}a sibling dependency also failed: {other!r}")
+        raise first_failure
+    return values
+
+
+def trier_lines(slot: int, level: int, generator: bool, call: str, refs: Refs) -> list[str]:
+    """The body of a trier (after its ``def`` line and comment): ``call`` makes the factory's
+    awaitable (or async generator, with ``generator``); ``_no_scope`` and, for a generator,
+    ``_held_by_sync_scope`` must be in ``refs`` already.
+    """
+    refs.add("_busy", BUSY)
+    refs.add("_waited", waited)
+    lines = [
+        f"    owner = scope.levels[{level}]",
+        "    if owner is None:",
+        "        raise _no_scope()",
+        "    cache = owner.cache",
+        f"    if {slot} in cache:",
+        f"        return cache[{slot}]",
+        "    pending = owner.pending",
+        f"    if pending and {slot} in pending:",
+        "        return _busy",
+        "    scope = owner",
+    ]
+    if not generator:
+        refs.add("_coroutine", types.CoroutineType)
+        lines += [
+            f"    _steps = {call}",
+            "    if _steps.__class__ is not _coroutine:",
+            "        _steps = _steps.__await__()",
+            "    try:",
+            "        _first = _steps.send(None)",
+            "    except StopIteration as _stop:",
+            "        value = _stop.value",
+            "    else:",
+            f"        return _waited({slot}, _steps, _first, owner, None, _quiet)",
+        ]
+    else:
+        refs.add("_did_not_yield", did_not_yield)
+        lines += [
+            "    if scope.sync:",
+            "        raise _held_by_sync_scope()",
+            f"    _generator = {call}",
+            "    _steps = _generator.__anext__()",
+            "    try:",
+            "        _first = _steps.send(None)",
+            "    except StopIteration as _stop:",
+            "        value = _stop.value",
+            "    except StopAsyncIteration:",
+            f"        raise _did_not_yield(scope, {slot}) from None",
+            "    else:",
+            f"        return _waited({slot}, _steps, _first, owner, _generator, _quiet)",
+            f"    scope.exits.append(({slot}, {ASYNC_GENERATOR}, _generator))",
+        ]
+    return [*lines, f"    cache[{slot}] = value", "    return value"]
+
+
+def in_place_lines(slots: list[int], refs: Refs, quiet: set[int]) -> list[str]:
+    """Statements leaving the value of each slot's provider in ``_r<slot>``: each tried in place in
+    turn by its trier ``t<slot>`` (if it is quiet), until one starts waiting; what is left is
+    made by ``complete`` (with the async getters ``a<slot>``, in ``refs`` already).
+    """
+    refs.add("_pending", PENDING)
+    refs.add("_started", Started)
+    refs.add("_not_tried", NOT_TRIED)
+    refs.add("_quiet", quiet)
+    refs.add("_complete", complete)
+    lines: list[str] = []
+    names: list[str] = []
+    for i in slots:
+        guard = f"{i} not in _quiet" + "".join(f" or {name}.__class__ is _started" for name in names)
+        lines.append(f"_r{i} = _not_tried if {guard} else t{i}(scope)")
+        names.append(f"_r{i}")
+    together = ", ".join(names)
+    triers = ", ".join(f"t{i}" for i in slots)
+    getters = ", ".join(f"a{i}" for i in slots)
+    waiting = " or ".join(f"{name}.__class__ in _pending" for name in names)
+    numbers = ", ".join(map(str, slots))
+    call = f"_complete(scope, ({triers},), ({getters},), [{together}], ({numbers},), _quiet)"
+    return [*lines, f"if {waiting}:", f"    {together}, = await {call}"]
