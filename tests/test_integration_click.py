@@ -222,8 +222,11 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def container(path: Path, events: Events) -> Container:
-    return make_container(path, events)
+def container(path: Path, events: Events) -> Iterator[Container]:
+    """Closed after the test, whatever it left open (an APP resource must not wait for the collector)."""
+    container = make_container(path, events)
+    yield container
+    container.close()
 
 
 @pytest.fixture
