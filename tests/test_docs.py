@@ -10,6 +10,10 @@ Conventions for writing docs/*.md (and README.md):
 * A block fenced as ```` ```text title="Output" ```` directly after a
   ``python`` block (blank lines between them are allowed) is that program's
   exact standard output, and is compared with it.
+* A ``python`` block right under the line ``<!-- run alone -->`` is run in a
+  process of its own (``python app.py``), for a claim about the whole process
+  that other examples and tests, run in this one, could disturb (what the
+  garbage collector finds, say).
 * Fragments are fenced as ```` ```py ````: they are not run, only compiled
   (top-level ``await`` allowed) so that a typo cannot slip through.
   ```` ```pycon ```` and other languages are left alone.
@@ -22,6 +26,8 @@ import contextlib
 import io
 import re
 import runpy
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +54,7 @@ class Fence:
     language: str  # the first word of the info string: "python", "py", "text", ...
     info: str  # the whole info string
     code: str  # the content, with the fence's indentation removed
+    alone: bool = False  # under a `<!-- run alone -->` line: run in a process of its own
 
     @property
     def name(self) -> str:
@@ -92,6 +99,7 @@ def read_fences(path: Path) -> list[Fence]:
                 language=info.split(maxsplit=1)[0] if info else "",
                 info=info,
                 code="\n".join(body) + "\n",
+                alone=start >= 2 and lines[start - 2].strip() == "<!-- run alone -->",
             )
         )
         number += 1
@@ -139,6 +147,7 @@ def _params(items: list[Any], names: list[str]) -> list[Any]:
 def test_the_examples_were_found() -> None:
     """The collection found the documentation's examples, on every page."""
     assert len(EXAMPLES) >= MINIMUM_EXAMPLES, [e.fence.name for e in EXAMPLES]
+    assert [e.fence.page for e in EXAMPLES if e.fence.alone] == ["performance.md"]
     pages_with_examples = {example.fence.page for example in EXAMPLES}
     for page in sorted((ROOT / "docs").glob("*.md")):
         assert page.name in pages_with_examples, f"{page.name} has no runnable example"
@@ -155,11 +164,17 @@ def test_example(example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     script = tmp_path / "app.py"
     script.write_text(example.fence.code, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        runpy.run_path(str(script), run_name="__main__")
+    if example.fence.alone:
+        ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=120)
+        assert ran.returncode == 0, ran.stderr
+        output = ran.stdout
+    else:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            runpy.run_path(str(script), run_name="__main__")
+        output = printed.getvalue()
     if example.output is not None:
-        assert printed.getvalue() == example.output
+        assert output == example.output
 
 
 @pytest.mark.parametrize("fragment", _params(FRAGMENTS, [f.name for f in FRAGMENTS]))
