@@ -104,6 +104,18 @@ class Builder:
             return f"(await {refs.add(f'a{i}', self.getter(provider, ASYNC))}(scope))", True
         return f"{refs.add(f'g{i}', self.getter(provider, SYNC))}(scope)", False
 
+    def root(self, provider: Provider, mode: Mode, refs: Refs) -> tuple[list[str], str, bool]:
+        """(statements, the value's expression, whether it awaits) for a resolver returning ``provider``:
+        a transient that needs statements is built in the resolver itself, not by a getter it calls.
+        """
+        code, awaits = self.expression(provider, mode, refs)
+        i = self.slots[provider]
+        if provider.cached or provider.kind in (Kind.CONTEXT, Kind.INSTANCE):
+            return [], code, awaits
+        if code not in (f"(await a{i}(scope))", f"g{i}(scope)"):
+            return [], code, awaits  # built in place already
+        return self._construct(provider, mode, refs), "value", awaits
+
     def needs_async_given(self, provider: Provider, ready: frozenset[Provider]) -> bool:
         """``needs_async``, counting the ``ready`` providers as available without waiting."""
         if not ready or not self.graph.needs_async(provider):

@@ -29,10 +29,18 @@ from ._contract import (
     Exit,
 )
 from ._keys import describe
-from ._shield import Resumed, cancel_state, on_asyncio, shield_opened
+from ._shield import Resumed, cancel_state, shield_opened
 from .exceptions import AsyncProviderError
 
-__all__ = ["YieldedAgainError", "finish_generator", "grouped", "needs_event_loop", "run_exits", "run_exits_sync"]
+__all__ = [
+    "YieldedAgainError",
+    "finish_generator",
+    "grouped",
+    "needs_event_loop",
+    "run_exits",
+    "run_exits_sync",
+    "run_stepped",
+]
 
 
 class YieldedAgainError(RuntimeError):
@@ -42,12 +50,6 @@ class YieldedAgainError(RuntimeError):
 async def run_exits(exits: list[Exit], exc: BaseException | None, facts: CleanupFacts) -> list[BaseException]:
     """Run every exit, dependents first; return the failures (the body's ``exc`` thrown in, not counted)."""
     failures: list[BaseException] = []
-    if exc is None and len(exits) == 1:
-        entry = exits[0]
-        if entry[1] == ASYNC_GENERATOR and entry[0] in facts.quiet_cleanups and on_asyncio():
-            # The usual request: one resource, which has always closed without waiting.
-            await _run_stepped(entry, None, None, failures, facts, shielded=False)
-            return failures
     traceback = exc.__traceback__ if exc is not None else None
     waves = _waves(exits, facts) if len(exits) > 1 else (exits,)
     if _needs_shield(waves, exc, facts):
@@ -58,7 +60,7 @@ async def run_exits(exits: list[Exit], exc: BaseException | None, facts: Cleanup
         for wave in waves:
             waiting = _run_sync_exits(wave, exc, failures, facts)
             if waiting:  # one quiet async cleanup (_needs_shield allows no more)
-                await _run_stepped(*waiting[0], exc, failures, facts, shielded=False)
+                await run_stepped(*waiting[0], exc, failures, facts, shielded=False)
     if exc is not None:
         exc.__traceback__ = traceback
     return failures
@@ -159,8 +161,6 @@ def _needs_shield(waves: Sequence[list[Exit]], exc: BaseException | None, facts:
     """
     if exc is not None and not isinstance(exc, Exception):
         return True
-    if not on_asyncio():
-        return True  # trio opens a cancel scope at every sleep: no shield could be added late
     quiet = facts.quiet_cleanups
     for wave in waves:
         waiting = 0
@@ -180,11 +180,11 @@ async def _run_wave(
     """Run independent exits: the sync ones in place, the async ones concurrently."""
     waiting = _run_sync_exits(wave, exc, failures, facts)
     if len(waiting) == 1:
-        await _run_stepped(*waiting[0], exc, failures, facts)
+        await run_stepped(*waiting[0], exc, failures, facts)
     elif waiting:
         async with anyio.create_task_group() as group:
             for entry, awaitable in waiting:
-                group.start_soon(_run_stepped, entry, awaitable, exc, failures, facts)
+                group.start_soon(run_stepped, entry, awaitable, exc, failures, facts)
 
 
 def _run_sync_exits(
@@ -210,7 +210,7 @@ def _run_sync_exits(
     return waiting
 
 
-async def _run_stepped(
+async def run_stepped(
     entry: Exit,
     awaitable: Any,
     exc: BaseException | None,

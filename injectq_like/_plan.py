@@ -86,6 +86,7 @@ class Compiler:
         with self._lock:
             key, kind, _ = analyse(annotation, owner="resolve()", parameter="key")
             refs = Refs()
+            statements: list[str] = []
             if kind is DepKind.LIST:
                 root: Provider | None = None
                 parts = [self._builder.expression(p, mode, refs) for p in self.graph.collection(key)]
@@ -101,13 +102,15 @@ class Compiler:
                 if kind is DepKind.LAZY:
                     raise MissingProviderError(key, message="resolve() does not take Lazy[T]: resolve T itself")
                 self._check([root])
-                expression, awaits = self._builder.expression(root, mode, refs)
+                statements, expression, awaits = self._builder.root(root, mode, refs)
             refs.add("_failed", functools.partial(self._notes.add, root, key))
             name = f"resolve_{identifier(describe(key))}"
             asynchronous = mode is ASYNC and awaits
+            body = "".join(f"        {line}\n" for line in statements)
             source = (
                 f"{'async def' if asynchronous else 'def'} {name}(scope):\n"
                 "    try:\n"
+                f"{body}"
                 f"        return {expression}\n"
                 "    except BaseException as error:\n"
                 "        _failed(error)\n"

@@ -19,8 +19,8 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, final, overload
 
-from ._cleanup import grouped, needs_event_loop, run_exits, run_exits_sync
-from ._contract import CALLBACK, CALLBACK_SLOT, CLOSED, CLOSING, NEW, OPEN, Exit, ScopeRuntime
+from ._cleanup import grouped, needs_event_loop, run_exits, run_exits_sync, run_stepped
+from ._contract import ASYNC_GENERATOR, CALLBACK, CALLBACK_SLOT, CLOSED, CLOSING, NEW, OPEN, Exit, ScopeRuntime
 from ._providers import Scope
 from ._signature import named_key
 from .exceptions import DIError, RegistrationError, ScopeError
@@ -209,25 +209,39 @@ class AsyncRequestScope:
     ) -> None:
         if self.state >= CLOSING:
             return
-        if not self.exits:  # nothing to clean up: no coroutine, no cancel scope
-            self.state = CLOSED
-            self.cache.clear()
-            self.levels = _NO_LEVELS
-            token = self._token
-            if token is not None:  # as _unbind(), inline: every request closes a scope
-                self._token = None
-                try:
-                    CURRENT.reset(token)
-                except ValueError:  # exited in another context than it was entered in
-                    if CURRENT.get() is self:
-                        CURRENT.set(self.outer)
-            return
-        self.state = CLOSING
-        exits, self.exits = self.exits, []
-        try:
-            self._closed(exc, await run_exits(exits, exc, self.runtime))
-        finally:
-            self._unbind()
+        exits = self.exits
+        failures: list[BaseException] | None = None
+        if exits:
+            self.state = CLOSING
+            self.exits = []
+            try:
+                entry = exits[0]
+                if (
+                    exc is None
+                    and len(exits) == 1
+                    and entry[1] == ASYNC_GENERATOR
+                    and entry[0] in self.runtime.quiet_cleanups
+                ):  # the usual request: one resource, which has always closed without waiting
+                    failures = []
+                    await run_stepped(entry, None, None, failures, self.runtime, shielded=False)
+                else:
+                    failures = await run_exits(exits, exc, self.runtime)
+            finally:
+                if failures is None:  # closing was cut short (cancelled): still unbound
+                    self._unbind()
+        self.state = CLOSED
+        self.cache.clear()
+        self.levels = _NO_LEVELS
+        token = self._token
+        if token is not None:  # as _unbind(), inline: every request closes a scope
+            self._token = None
+            try:
+                CURRENT.reset(token)
+            except ValueError:  # exited in another context than it was entered in
+                if CURRENT.get() is self:
+                    CURRENT.set(self.outer)
+        if failures:
+            raise grouped(exc, failures)
 
     def __enter__(self) -> Self:
         """Enter in sync code: autouse instances are created with ``resolve_sync``, and the

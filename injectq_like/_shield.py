@@ -5,10 +5,12 @@ hand to learn whether it finishes without waiting (most do, and then no task
 group or cancel scope is needed). When one does wait, ``Resumed`` hands the
 rest of it to the event loop in the task that took the first step.
 
-On asyncio, a cleanup that waits after all can still be shielded from that
-point on, provided it has opened no cancel scope of its own yet: that is
-told by reading anyio's record of its tasks (``cancel_state``). Should that
-record change shape, ``cancel_state`` answers ``None`` and no late shield is
+A cleanup that waits after all can still be shielded from that point on:
+with a shield around the rest of it when it has opened no cancel scope of
+its own yet, else by shielding the outermost scope it opened. Which cancel
+scope a task is in is told by reading anyio's record of its tasks on
+asyncio, and the task's cancel status on trio (``cancel_state``). Should
+either change shape, ``cancel_state`` answers ``None`` and no late shield is
 used: that one cleanup finishes unshielded, and it is shielded from its start
 the next times (its provider is no longer counted as quiet).
 """
@@ -19,7 +21,7 @@ import asyncio
 from collections.abc import Generator
 from typing import Any, Final, final
 
-__all__ = ["NO_CANCEL_SCOPE", "Resumed", "cancel_state", "on_asyncio", "shield_opened"]
+__all__ = ["NO_CANCEL_SCOPE", "Resumed", "cancel_state", "shield_opened"]
 
 #: What ``cancel_state`` answers for a task inside no anyio cancel scope.
 NO_CANCEL_SCOPE: Final = object()
@@ -27,17 +29,9 @@ NO_CANCEL_SCOPE: Final = object()
 _task_states: Any = None  # anyio's record of its asyncio tasks, once imported
 
 
-def on_asyncio() -> bool:
-    """Whether this thread runs an asyncio event loop (rather than trio, or none)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def cancel_state() -> object | None:
-    """The current asyncio task's innermost anyio cancel scope, or ``None`` if it cannot be told.
+    """The current task's innermost cancel scope (on asyncio, anyio's record of it; on trio, the
+    task's cancel status), or ``None`` if it cannot be told.
 
     The same answer before and after a step of a coroutine means the step
     left no cancel scope of its own open, so a shield entered now encloses
@@ -45,12 +39,15 @@ def cancel_state() -> object | None:
     """
     global _task_states  # noqa: PLW0603 - looked up once
     try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no asyncio event loop: trio, perhaps
+        return _trio_cancel_status()
+    try:
         states = _task_states
         if states is None:
             from anyio._backends._asyncio import _task_states as states
 
             _task_states = states
-        task = asyncio.current_task()
         state = states.get(task) if task is not None else None
         found = state.cancel_scope if state is not None else NO_CANCEL_SCOPE
     except Exception:  # noqa: BLE001 - unknown: no late shield
@@ -58,18 +55,31 @@ def cancel_state() -> object | None:
     return found
 
 
+def _trio_cancel_status() -> object | None:
+    try:
+        import trio
+
+        return trio.lowlevel.current_task()._cancel_status  # a new one for each cancel scope entered
+    except Exception:  # noqa: BLE001 - not trio, or trio changed: no late shield
+        return None
+
+
 def shield_opened(innermost: object, before: object) -> None:
     """Shield the outermost of the cancel scopes a coroutine opened (from ``innermost`` up to
     ``before``, the scope it started in), so that no cancellation from outside reaches it.
     Its own deadlines still apply. Does nothing if the chain cannot be followed.
     """
+    parent = "_parent" if hasattr(innermost, "_scope") else "_parent_scope"  # trio's status, or anyio's scope
     scope: Any = innermost
     outermost: Any = None
     while scope is not None and scope is not before:
         outermost = scope
-        scope = getattr(scope, "_parent_scope", None)
+        scope = getattr(scope, parent, None)
     if outermost is not None and (scope is before or before is NO_CANCEL_SCOPE):
-        outermost.shield = True
+        if parent == "_parent":
+            outermost = getattr(outermost, "_scope", None)  # the trio CancelScope of the status
+        if outermost is not None:
+            outermost.shield = True
 
 
 @final

@@ -715,3 +715,27 @@ async def test_closing_works_when_anyios_task_records_cannot_be_read(monkeypatch
     async with container.scope() as scope:
         await scope.resolve(Clock)
     assert events == ["closed", "closed"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", [("trio", {})], ids=["trio"])
+async def test_closing_on_trio_works_when_the_tasks_cancel_status_cannot_be_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The trio twin: without trio's cancel status, a learned-quiet cleanup that waits after all still
+    runs to completion (only without the late shield), and is shielded from its start the next time.
+    """
+    import trio
+
+    monkeypatch.setattr(trio.lowlevel, "current_task", object)  # a task without `_cancel_status`
+    events: list[str] = []
+    slow = [False]
+    container = Container()
+    container.register(Clock, factory=slow_closing(events, slow), scope=Scope.REQUEST)
+    async with container.scope() as scope:
+        await scope.resolve(Clock)
+    slow[0] = True
+    for _ in range(2):
+        async with container.scope() as scope:
+            await scope.resolve(Clock)
+    assert events == ["closed", "closed", "closed"]
