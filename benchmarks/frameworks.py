@@ -2,7 +2,7 @@
 integration, against the same endpoint wired by hand, in one process and without a server.
 
     python -m benchmarks.frameworks                              # every framework installed
-    python -m benchmarks.frameworks litestar aiohttp             # a subset
+    python -m benchmarks.frameworks litestar aiohttp flask       # a subset
     python -m benchmarks.frameworks --requests 20000 --rounds 9  # steadier figures
     python -m benchmarks.frameworks --requests 200 --rounds 1    # a smoke run: a few seconds
 
@@ -25,6 +25,10 @@ lower than behind a real server; ``benchmarks.e2e`` measures that):
   a ``receive`` giving an empty body and a ``send`` that tallies what the
   server would have sent. Their lifespan is run first (startup: the
   integrations validate and enter the container) and shut down at the end.
+- WSGI apps (Flask, Django) are called in a worker thread, their body
+  iterated and closed as a WSGI server does; Django's two apps are two
+  ``WSGIHandler``s (the one with ``ScopeMiddleware``), each setting its own
+  URLconf per request.
 - aiohttp apps are started with ``web.AppRunner(app).setup()`` (their
   startup and cleanup hooks: the integration's included), with no site and
   no socket. Each request is what aiohttp's ``RequestHandler`` does for a
@@ -500,12 +504,100 @@ def fastapi_apps() -> tuple[Any, Any]:
     return hand, wired
 
 
+def open_repo_sync() -> Iterator[Repo]:
+    """``open_repo`` for sync code (a WSGI app's scope is entered with ``with``)."""
+    repo = Repo()
+    yield repo
+    repo.open = False
+    Repo.closed += 1
+
+
+def sync_container() -> Container:
+    container = Container()
+    container.register(Repo, factory=open_repo_sync, scope=Scope.REQUEST)
+    return container
+
+
+def flask_apps() -> tuple[Any, Any]:
+    from flask import Flask
+
+    from injectq_like.integrations.flask import setup
+
+    hand, wired = Flask("by_hand"), Flask("wired")
+
+    @hand.get(PATH)
+    def by_hand() -> dict[str, str]:
+        generator = open_repo_sync()
+        repo = next(generator)
+        try:
+            return answer(repo)
+        finally:
+            next(generator, None)
+
+    @wired.get(PATH)
+    @inject
+    def injected(repo: Inject[Repo]) -> dict[str, str]:
+        return answer(repo)
+
+    setup(wired, sync_container())
+    return hand, wired
+
+
+def django_apps() -> tuple[Any, Any]:
+    """Two ``WSGIHandler``s, one with ``ScopeMiddleware``; each request sets its own URLconf (both pay that)."""
+    import types
+
+    import django  # type: ignore[import-untyped]
+    from django.conf import settings  # type: ignore[import-untyped]
+    from django.core.handlers.wsgi import WSGIHandler  # type: ignore[import-untyped]
+    from django.http import HttpRequest, JsonResponse  # type: ignore[import-untyped]
+    from django.test.utils import override_settings  # type: ignore[import-untyped]
+    from django.urls import path  # type: ignore[import-untyped]
+
+    from injectq_like.integrations.django import setup
+
+    if not settings.configured:
+        settings.configure(DEBUG=False, ALLOWED_HOSTS=["*"], SECRET_KEY="benchmark", ROOT_URLCONF=None)  # noqa: S106
+        django.setup()
+
+    def by_hand(request: HttpRequest) -> JsonResponse:
+        generator = open_repo_sync()
+        repo = next(generator)
+        try:
+            return JsonResponse(answer(repo))
+        finally:
+            next(generator, None)
+
+    @inject
+    def injected(request: HttpRequest, repo: Inject[Repo]) -> JsonResponse:
+        return JsonResponse(answer(repo))
+
+    def handler(view: Callable[..., Any], name: str, middleware: list[str]) -> Callable[..., Any]:
+        urls = types.ModuleType(f"benchmarks._django_{name}")
+        urls.urlpatterns = [path(PATH.lstrip("/"), view)]  # type: ignore[attr-defined]
+        sys.modules[urls.__name__] = urls
+        with override_settings(MIDDLEWARE=middleware):
+            wsgi = WSGIHandler()  # reads MIDDLEWARE now
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            settings.ROOT_URLCONF = urls.__name__
+            return wsgi(environ, start_response)
+
+        return app
+
+    setup(sync_container())
+    middleware = ["injectq_like.integrations.django.ScopeMiddleware"]
+    return handler(by_hand, "by_hand", []), handler(injected, "wired", middleware)
+
+
 #: Command-line name -> case; runs in this order.
 CASES: dict[str, Case[Any]] = {
     "litestar": Case("Litestar", ("litestar",), litestar_apps, serve_asgi),
     "aiohttp": Case("aiohttp", ("aiohttp",), aiohttp_apps, serve_aiohttp),
     "starlette": Case("Starlette", ("starlette",), starlette_apps, serve_asgi),
     "fastapi": Case("FastAPI", ("fastapi", "starlette"), fastapi_apps, serve_asgi),
+    "flask": Case("Flask", ("flask",), flask_apps, serve_wsgi),
+    "django": Case("Django", ("django",), django_apps, serve_wsgi),
 }
 WIRINGS = ("by hand", "injectq_like")
 

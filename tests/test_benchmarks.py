@@ -8,7 +8,10 @@ is skipped otherwise.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from types import ModuleType
 
 import anyio
@@ -29,6 +32,9 @@ def load_peer(module: str) -> ModuleType:
             return adapters.load(module)
     except ImportError as error:
         pytest.skip(f"{adapters.LIBRARIES[module]} is not installed ({error})")
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.anyio
@@ -86,3 +92,15 @@ def test_every_adapter_module_is_listed() -> None:
     for module in adapters.MODULES:
         assert module in adapters.LIBRARIES
         assert importlib.util.find_spec(f"benchmarks.adapters.{module}") is not None
+
+
+def test_the_frameworks_benchmark_runs_every_framework_and_checks_its_answers() -> None:
+    """A smoke run, in a process of its own (Django's setup is per process): every web framework's two
+    apps answer, clean up once per request, and get a row.
+    """
+    command = [sys.executable, "-m", "benchmarks.frameworks", "--requests", "20", "--rounds", "1"]
+    ran = subprocess.run(command, capture_output=True, text=True, check=False, timeout=300, cwd=ROOT)
+    assert ran.returncode == 0, ran.stderr
+    for label in ("Litestar", "aiohttp", "Starlette", "FastAPI", "Flask", "Django"):
+        assert f"| {label} (" in ran.stdout
+    assert "n/a" not in ran.stdout
