@@ -125,8 +125,18 @@ def _wrap(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) 
 
         @functools.wraps(function)
         async def scoped_coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
-            async with plan.new_scope(function, level):
-                return await wrapper(*args, **kwargs)
+            if plan.params is None:
+                plan.get()
+            scope = plan.new_scope(function, level)
+            async with scope:
+                values = _usual_values(plan, scope, args, kwargs)  # in the new scope, without looking it up
+                if values is None:
+                    return await wrapper(*args, **kwargs)
+                if values.__class__ is not dict:
+                    values = await values
+                if kwargs:
+                    values.update(kwargs)
+                return await function(*args, **values)
 
         return scoped_coroutine_wrapper
     sync_wrapper = _function_wrapper(function, plan)
@@ -147,8 +157,8 @@ def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Calla
         if plan.params is None:
             plan.get()
         if plan.plain and len(args) <= plan.first_position and (not kwargs or plan.names.isdisjoint(kwargs)):
-            # The usual call: the caller passed none of the injected arguments, and their resolver
-            # is compiled for the current scope's container (else: plan.arguments, in full).
+            # _usual_values, inline: the caller passed none of the injected arguments, and their
+            # resolver is compiled for the current scope's container (else: plan.arguments, in full).
             runtime = plan.runtime
             scope = CURRENT.get() if runtime is None else runtime.current()
             if scope is not None and scope.state == OPEN:
@@ -172,6 +182,24 @@ def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Calla
         return await function(*args, **values)
 
     return coroutine_wrapper
+
+
+def _usual_values(plan: HandlerPlan, scope: AsyncRequestScope | None, args: tuple[Any, ...], kwargs: Any) -> Any:
+    """The usual call's injected arguments (a dict, or an awaitable of one): the caller passed none of
+    them and their resolver is compiled for ``scope``'s container; else ``None`` (``plan.arguments``
+    then does it in full).
+    """
+    if (
+        plan.plain
+        and len(args) <= plan.first_position
+        and (not kwargs or plan.names.isdisjoint(kwargs))
+        and scope is not None
+        and scope.state == OPEN
+    ):
+        found = scope.runtime.async_resolvers.get(plan.resolver_key)
+        if found is not None:
+            return found[0](scope)
+    return None
 
 
 def _function_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Callable[..., Any]:
