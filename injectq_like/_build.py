@@ -31,7 +31,7 @@ from ._keys import MISSING, describe
 from ._markers import Lazy
 from ._providers import Kind, Provider, Scope, Shape
 from ._signature import DepKind
-from ._try import in_place_lines, trier_lines
+from ._try import in_place_lines, lone_expression, trier_lines
 
 __all__ = ["Builder"]
 
@@ -101,7 +101,10 @@ class Builder:
                 refs.names.update(names)
                 return code, awaits
         if asynchronous:
-            return f"(await {refs.add(f'a{i}', self.getter(provider, ASYNC))}(scope))", True
+            getter, trier = refs.add(f"a{i}", self.getter(provider, ASYNC)), self.trier(provider)
+            if trier is None:
+                return f"(await {getter}(scope))", True
+            return lone_expression(i, getter, trier, refs), True
         return f"{refs.add(f'g{i}', self.getter(provider, SYNC))}(scope)", False
 
     def root(self, provider: Provider, mode: Mode, refs: Refs) -> tuple[list[str], str, bool]:

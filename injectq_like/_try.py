@@ -23,7 +23,19 @@ from ._codegen import Refs, did_not_yield
 from ._contract import ASYNC_GENERATOR, Resolver
 from ._shield import Resumed
 
-__all__ = ["BUSY", "NOT_TRIED", "Later", "Started", "complete", "in_place_lines", "trier_lines", "waited"]
+__all__ = [
+    "BUSY",
+    "NOT_TRIED",
+    "PENDING",
+    "Later",
+    "Started",
+    "complete",
+    "finish_one",
+    "in_place_lines",
+    "lone_expression",
+    "trier_lines",
+    "waited",
+]
 
 _NOTE: Final = "injectq_like: "
 
@@ -89,6 +101,15 @@ def waited(slot: int, steps: Any, first: Any, owner: Any, generator: Any, quiet:
     """A trier's factory waited in its first step: no longer quiet; hand the rest over."""
     quiet.discard(slot)
     return Started(owner, slot, steps, first, generator)
+
+
+async def finish_one(scope: Any, value: Any, getter: Resolver) -> Any:
+    """What a lone trier left: the rest of what it started (here, in the task that started it), or,
+    when another task is creating the instance (``BUSY``), that instance, waited for.
+    """
+    if value.__class__ is Started:
+        return await value.finish()
+    return await getter(scope)
 
 
 async def complete(
@@ -219,3 +240,15 @@ def in_place_lines(slots: list[int], refs: Refs, quiet: set[int]) -> list[str]:
     numbers = ", ".join(map(str, slots))
     call = f"_complete(scope, ({triers},), ({getters},), [{together}], ({numbers},), _quiet)"
     return [*lines, f"if {waiting}:", f"    {together}, = await {call}"]
+
+
+def lone_expression(slot: int, getter: str, trier: Resolver, refs: Refs) -> str:
+    """An expression for one async dependency on its own: it overlaps with nothing, so it is always
+    tried in place first, by ``trier``, and finished by ``finish_one`` if need be.
+    """
+    refs.add(f"t{slot}", trier)
+    refs.add("_pending", PENDING)
+    refs.add("_finish_one", finish_one)
+    name = f"_x{slot}"
+    rest = f"(await _finish_one(scope, {name}, {getter}))"
+    return f"({name} if ({name} := t{slot}(scope)).__class__ not in _pending else {rest})"

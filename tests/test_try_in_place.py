@@ -331,3 +331,33 @@ async def test_an_async_exit_raising_stop_async_iteration_is_a_cleanup_failure()
     (failure,) = caught.value.exceptions
     assert isinstance(failure, StopAsyncIteration)
     assert "raised while cleaning up the class Handle for Handle" in failure.__notes__[0]
+
+
+class Solo:
+    def __init__(self, a: A) -> None:
+        self.a = a
+
+
+@pytest.mark.anyio
+async def test_a_lone_async_dependency_is_tried_in_place_and_finished_here_when_it_waits() -> None:
+    """With nothing to overlap, it is always tried in place; one that waits is finished in this task,
+    and a second task of the scope asking for it meanwhile waits for that instance (made once).
+    """
+    log = Log()
+    container = make_container(log)
+    container.register(Solo)
+    assert "tried in place" in container.explain(Solo)
+    async with container.scope() as scope:
+        assert isinstance((await scope.resolve(Solo)).a, A)
+    log.wait = {"a"}
+    found: list[Solo] = []
+    async with container.scope() as scope:
+
+        async def resolve() -> None:
+            found.append(await scope.resolve(Solo))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(resolve)
+            group.start_soon(resolve)
+    assert found[0].a is found[1].a
+    assert log.events.count("a starts") == 2  # once per scope
