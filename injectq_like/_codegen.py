@@ -22,6 +22,7 @@ __all__ = [
     "did_not_yield",
     "enter_async_context",
     "enter_context",
+    "first_failure",
     "first_value",
     "gather",
     "identifier",
@@ -179,8 +180,13 @@ async def gather(
             if values[n] is MISSING:
                 group.start_soon(create, n)
     if failures:
-        first_failure = failures[0]
-        for other in failures[1:]:
-            first_failure.add_note(f"{_NOTE}a sibling dependency also failed: {other!r}")
-        raise first_failure
+        raise first_failure(failures)
     return values
+
+
+def first_failure(failures: list[BaseException]) -> BaseException:
+    """What a failed concurrent creation raises: its first failure, the others named in notes."""
+    first = failures[0]
+    for other in failures[1:]:
+        first.add_note(f"{_NOTE}a sibling dependency also failed: {other!r}")
+    return first

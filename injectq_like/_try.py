@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import anyio
 
-from ._codegen import Refs, did_not_yield
+from ._codegen import Refs, did_not_yield, first_failure
 from ._contract import ASYNC_GENERATOR, Resolver
 from ._shield import Resumed
 
@@ -36,8 +36,6 @@ __all__ = [
     "trier_lines",
     "waited",
 ]
-
-_NOTE: Final = "injectq_like: "
 
 
 class Later:
@@ -158,10 +156,7 @@ async def complete(
         for n in rest:
             group.start_soon(create, n)
     if failures:
-        first_failure = failures[0]
-        for other in failures[1:]:
-            first_failure.add_note(f"{_NOTE}a sibling dependency also failed: {other!r}")
-        raise first_failure
+        raise first_failure(failures)
     return values
 
 

@@ -27,7 +27,7 @@ from injectq_like._loading import installed_on, register_app
 from injectq_like._registrations import declare_context
 from injectq_like.exceptions import RegistrationError
 
-__all__ = ["ASGIApp", "ContextFactory", "Message", "ScopePerConnection", "check_handlers", "install"]
+__all__ = ["ASGIApp", "ContextFactory", "Message", "ScopePerConnection", "check_handlers", "injected", "install"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -94,3 +94,14 @@ class ScopePerConnection:
         values = build(scope, receive, send) if build is not None else None
         async with self.container.scope(level, context=values):
             await self.app(scope, receive, send)
+
+
+def injected(function: Any) -> Callable[..., Any] | None:
+    """The ``@inject`` wrapper among ``function`` and what it wraps (``__wrapped__``: through
+    ``pass_context`` and the like), if any: how a finder of handlers recognises one.
+    """
+    while function is not None:
+        if getattr(function, "__injectq_like__", None) is not None:
+            return function  # type: ignore[no-any-return]
+        function = getattr(function, "__wrapped__", None)
+    return None

@@ -51,7 +51,7 @@ import click
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, install
+from ._base import check_handlers, injected, install
 
 __all__ = ["handlers", "setup"]
 
@@ -140,15 +140,6 @@ def _claim(command: click.Command, start: Start | None = None) -> None:
         command.resolve_command = _ClaimResolved(resolve)  # type: ignore[attr-defined]
 
 
-def _injected(function: Any) -> Callable[..., Any] | None:
-    """The ``@inject`` function ``function`` is or wraps (through ``pass_context`` and the like), if any."""
-    while function is not None:
-        if getattr(function, "__injectq_like__", None) is not None:
-            return function  # type: ignore[no-any-return]
-        function = getattr(function, "__wrapped__", None)
-    return None
-
-
 def handlers(command: click.Command) -> list[Callable[..., Any]]:
     """The ``@inject`` callbacks of ``command`` and of the commands under it (a group's
     ``commands``; lazily loaded ones are not listed), each once.
@@ -160,7 +151,7 @@ def handlers(command: click.Command) -> list[Callable[..., Any]]:
         if id(current) in seen:
             return
         seen.add(id(current))
-        handler = _injected(current.callback)
+        handler = injected(current.callback)
         if handler is not None:
             found.setdefault(id(handler.__injectq_like__), handler)  # type: ignore[attr-defined]
         for sub in getattr(current, "commands", {}).values():

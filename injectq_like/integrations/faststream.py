@@ -57,7 +57,7 @@ from faststream.exceptions import AckMessage
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, install
+from ._base import check_handlers, injected, install
 
 try:
     from faststream import StreamMessage
@@ -153,7 +153,7 @@ def handlers(broker: Any) -> list[Callable[..., Any]]:
     found: dict[int, Callable[..., Any]] = {}
     for subscriber in _subscribers(broker):
         for call in subscriber.calls:
-            function = _injected(getattr(call.handler, "_original_call", None))
+            function = injected(getattr(call.handler, "_original_call", None))
             if function is not None:
                 found.setdefault(id(function), function)
     return list(found.values())
@@ -164,12 +164,3 @@ def _subscribers(broker: Any) -> Iterable[Any]:
     if found is None:  # pragma: no cover - FastStream 0.5 keeps them in a dict
         found = broker._subscribers.values()
     return found  # type: ignore[no-any-return]
-
-
-def _injected(function: Any) -> Callable[..., Any] | None:
-    """The ``@inject`` wrapper among ``function`` and what it wraps (``__wrapped__``), if any."""
-    while function is not None:
-        if getattr(function, "__injectq_like__", None) is not None:
-            return function  # type: ignore[no-any-return]
-        function = getattr(function, "__wrapped__", None)
-    return None

@@ -51,7 +51,7 @@ import typer.models
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, install
+from ._base import check_handlers, injected, install
 
 __all__ = ["handlers", "setup"]
 
@@ -203,22 +203,13 @@ def _typer_context(context_class: type) -> type:
     return type(context_class.__name__, (context_class, typer.Context), {})
 
 
-def _injected(function: Any) -> Callable[..., Any] | None:
-    """The ``@inject`` function ``function`` is or wraps, if any."""
-    while function is not None:
-        if getattr(function, "__injectq_like__", None) is not None:
-            return function  # type: ignore[no-any-return]
-        function = getattr(function, "__wrapped__", None)
-    return None
-
-
 def handlers(app: typer.Typer) -> list[Callable[..., Any]]:
     """The ``@inject`` callbacks of ``app`` (its callback and commands) and of its sub-apps, each once."""
     found: dict[int, Callable[..., Any]] = {}
     seen: set[int] = set()
 
     def visit(function: Any) -> None:
-        handler = _injected(_value(function))
+        handler = injected(_value(function))
         if handler is not None:
             found.setdefault(id(handler.__injectq_like__), handler)  # type: ignore[attr-defined]
 
