@@ -31,7 +31,7 @@ from ._keys import MISSING, describe
 from ._markers import Lazy
 from ._providers import Kind, Provider, Scope, Shape
 from ._signature import DepKind
-from ._try import in_place_lines, lone_expression, trier_lines
+from ._try import in_place_lines, lone_expression, make_trier
 
 __all__ = ["Builder"]
 
@@ -253,44 +253,12 @@ class Builder:
         return in_place_lines(slots, refs, self.quiet)
 
     def trier(self, provider: Provider) -> Resolver | None:
-        """``provider``'s trier: a sync function that makes its instance if that does not wait
-        (its factory's first step, taken by hand, finishes it), else answers ``BUSY`` or a ``Started``.
-        Only for an async factory or async generator factory cached in a REQUEST or SESSION scope,
-        whose own arguments need no waiting; ``None`` for any other provider.
-        """
+        """``provider``'s trier (``_try.make_trier``), made once; ``None`` for a provider that has none."""
         i = self.slots[provider]
-        if i in self._triers:
-            return self._triers[i]
-        self._triers[i] = None
-        shape = provider.shape
-        if (
-            not provider.cached
-            or provider.kind is Kind.CONTEXT
-            or provider.scope is Scope.APP
-            or shape not in (Shape.AWAIT, Shape.ASYNC_GENERATOR)
-            or provider.enter
-        ):
-            return None
-        refs = Refs()
-        statements, arguments, awaits = self._arguments(provider, SYNC, refs)
-        if statements or awaits:
-            return None
-        if any(self.graph.needs_async(t) for e in self.graph.edges(provider) if not e.lazy for t in e.targets):
-            return None
-        refs.add("_no_scope", functools.partial(no_scope, provider))
-        refs.add("_quiet", self.quiet)
-        generator = shape is Shape.ASYNC_GENERATOR
-        if generator:
-            refs.add("_held_by_sync_scope", functools.partial(async_cleanup_in_sync_scope, provider))
-        call = f"{refs.add(f'p{i}', provider.target)}({arguments})"
-        lines = [
-            f"def t{i}(scope):",
-            f"    # {provider.describe()} for {describe(provider.key)}, {provider.scope.name}: tried in place",
-            *trier_lines(i, int(provider.scope), generator, call, refs),
-        ]
-        function: Resolver = self.define(f"t{i}", "\n".join(lines) + "\n", refs)
-        self._triers[i] = function
-        return function
+        if i not in self._triers:
+            self._triers[i] = None  # while it is made: a cycle back to it finds none
+            self._triers[i] = make_trier(self, provider)
+        return self._triers[i]
 
     # -- getters -----------------------------------------------------------------
 

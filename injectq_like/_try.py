@@ -14,13 +14,17 @@ of its own, where their triers learn whether they are quiet.
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any, Final
 
 import anyio
 
 from ._codegen import Refs, did_not_yield, first_failure
-from ._contract import ASYNC_GENERATOR, Resolver
+from ._contract import ASYNC_GENERATOR, SYNC, Resolver
+from ._failures import async_cleanup_in_sync_scope, no_scope
+from ._keys import describe
+from ._providers import Kind, Provider, Scope, Shape
 from ._shield import Resumed
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "finish_one",
     "in_place_lines",
     "lone_expression",
+    "make_trier",
     "trier_lines",
     "waited",
 ]
@@ -101,13 +106,15 @@ def waited(slot: int, steps: Any, first: Any, owner: Any, generator: Any, quiet:
     return Started(owner, slot, steps, first, generator)
 
 
-async def finish_one(scope: Any, value: Any, getter: Resolver) -> Any:
+async def finish_one(scope: Any, value: Any, getter: Resolver, slot: int) -> Any:
     """What a lone trier left: the rest of what it started (here, in the task that started it), or,
     when another task is creating the instance (``BUSY``), that instance, waited for.
     """
     if value.__class__ is Started:
-        return await value.finish()
-    return await getter(scope)
+        made = await value.finish()
+        if value.slot == slot:
+            return made
+    return await getter(scope)  # BUSY, or a dependency it started was finished: now it is made at once
 
 
 async def complete(
@@ -124,7 +131,11 @@ async def complete(
     rest: list[int] = []
     for n, value in enumerate(values):
         if value.__class__ is Started:
-            values[n] = await value.finish()
+            made = await value.finish()
+            if value.slot == slots[n]:
+                values[n] = made
+            else:  # a dependency its trier started: now it is made at once
+                rest.append(n)
         elif value.__class__ is Later:
             rest.append(n)
     if not rest:
@@ -133,7 +144,8 @@ async def complete(
     async def make(n: int) -> None:
         value = triers[n](scope)  # in this task: what it starts, it finishes here
         if value.__class__ is Started:
-            value = await value.finish()
+            made = await value.finish()
+            value = made if value.slot == slots[n] else await getters[n](scope)
         elif value.__class__ is Later:
             value = await getters[n](scope)  # BUSY: wait for the task creating it
         else:
@@ -245,5 +257,56 @@ def lone_expression(slot: int, getter: str, trier: Resolver, refs: Refs) -> str:
     refs.add("_pending", PENDING)
     refs.add("_finish_one", finish_one)
     name = f"_x{slot}"
-    rest = f"(await _finish_one(scope, {name}, {getter}))"
+    rest = f"(await _finish_one(scope, {name}, {getter}, {slot}))"
     return f"({name} if ({name} := t{slot}(scope)).__class__ not in _pending else {rest})"
+
+
+def make_trier(builder: Any, provider: Provider) -> Resolver | None:
+    """``provider``'s trier, a sync function that makes its instance if that does not wait, else
+    answers ``BUSY`` or a ``Started`` (its own, or a dependency's). There is one for a provider
+    cached in a REQUEST or SESSION scope that is either an async factory (or async generator
+    factory) whose arguments need no waiting, or a plain class or factory whose only dependencies
+    that wait have triers themselves (a repository over a session, say); ``None`` for any other.
+    ``builder`` is the ``Builder`` of its graph.
+    """
+    shape = provider.shape
+    if not provider.cached or provider.kind is Kind.CONTEXT or provider.scope is Scope.APP or provider.enter:
+        return None
+    graph = builder.graph
+    waiting = [t for e in graph.edges(provider) if not e.lazy for t in e.targets if graph.needs_async(t)]
+    if shape is Shape.VALUE:
+        if not waiting or any(not t.cached or builder.trier(t) is None for t in waiting):
+            return None
+    elif shape is Shape.GENERATOR or waiting:
+        return None
+    i = builder.slots[provider]
+    refs = Refs()
+    _, arguments, _ = builder.arguments_for(graph.edges(provider), SYNC, refs, ready=frozenset(waiting))  # no gather
+    refs.add("_no_scope", functools.partial(no_scope, provider))
+    refs.add("_quiet", builder.quiet)
+    call = f"{refs.add(f'p{i}', provider.target)}({arguments})"
+    lines = [
+        f"def t{i}(scope):",
+        f"    # {provider.describe()} for {describe(provider.key)}, {provider.scope.name}: tried in place",
+    ]
+    if shape is Shape.VALUE:
+        refs.add("_pending", PENDING)
+        dependencies: list[str] = []
+        for target in waiting:
+            j = builder.slots[target]
+            refs.add(f"t{j}", builder.trier(target))
+            dependencies += [
+                f"    _r{j} = t{j}(scope)",
+                f"    if _r{j}.__class__ in _pending:",
+                f"        return _r{j}",
+            ]
+        body = trier_lines(i, int(provider.scope), generator=False, call=call, refs=refs)
+        start = body.index("    scope = owner") + 1
+        lines += [*body[:start], *dependencies, f"    value = {call}", f"    cache[{i}] = value", "    return value"]
+    else:
+        generator = shape is Shape.ASYNC_GENERATOR
+        if generator:
+            refs.add("_held_by_sync_scope", functools.partial(async_cleanup_in_sync_scope, provider))
+        lines += trier_lines(i, int(provider.scope), generator, call, refs)
+    function: Resolver = builder.define(f"t{i}", "\n".join(lines) + "\n", refs)
+    return function

@@ -361,3 +361,51 @@ async def test_a_lone_async_dependency_is_tried_in_place_and_finished_here_when_
             group.start_soon(resolve)
     assert found[0].a is found[1].a
     assert log.events.count("a starts") == 2  # once per scope
+
+
+class Repository:
+    """A plain class over an async resource: tried in place through its dependency's trier."""
+
+    def __init__(self, b: B) -> None:
+        self.b = b
+
+
+class Desk2:
+    def __init__(self, repository: Repository, a: A) -> None:
+        self.repository = repository
+        self.a = a
+
+
+@pytest.mark.anyio
+async def test_a_class_over_an_async_resource_is_made_in_place_and_once_when_the_resource_waits() -> None:
+    log = Log()
+    container = make_container(log, generators=True)
+    container.register(Repository, scope=Scope.REQUEST)
+    container.register(Desk2)
+    assert "class Repository for Repository, REQUEST: tried in place" in container.explain(Repository)
+    async with container.scope() as scope:
+        repository = await scope.resolve(Repository)
+        assert repository.b is await scope.resolve(B)
+    assert log.events == ["b starts", "b made", "b closed"]
+    log.events.clear()
+    log.wait = {"b"}  # the resource waits: it is finished here, then the repository is made over it
+    found: list[Repository] = []
+    async with container.scope() as scope:
+
+        async def resolve() -> None:
+            found.append(await scope.resolve(Repository))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(resolve)
+            group.start_soon(resolve)
+        assert found[0] is found[1]
+        assert found[0].b is await scope.resolve(B)
+    assert log.events == ["b starts", "b made", "b closed"]
+    log.events.clear()
+    log.wait = set()
+    for wait in (set(), set(), {"b"}):  # gathered with another async dependency: in tasks, in place, then
+        log.wait = wait  # in place until the resource waits: finished here, the repository made after it
+        async with container.scope() as scope:
+            desk = await scope.resolve(Desk2)
+            assert desk.repository is await scope.resolve(Repository)
+    assert log.events.count("b closed") == 3
