@@ -112,10 +112,9 @@ class Builder:
         a transient that needs statements is built in the resolver itself, not by a getter it calls.
         """
         code, awaits = self.expression(provider, mode, refs)
-        i = self.slots[provider]
         if provider.cached or provider.kind in (Kind.CONTEXT, Kind.INSTANCE):
             return [], code, awaits
-        if code not in (f"(await a{i}(scope))", f"g{i}(scope)"):
+        if self._inlined(provider, ASYNC if awaits else SYNC) is not None:
             return [], code, awaits  # built in place already
         return self._construct(provider, mode, refs), "value", awaits
 

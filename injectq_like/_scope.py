@@ -211,10 +211,10 @@ class AsyncRequestScope:
             return
         exits = self.exits
         failures: list[BaseException] | None = None
-        if exits:
-            self.state = CLOSING
-            self.exits = []
-            try:
+        try:
+            if exits:
+                self.state = CLOSING
+                self.exits = []
                 entry = exits[0]
                 if (
                     exc is None
@@ -226,22 +226,9 @@ class AsyncRequestScope:
                     await run_stepped(entry, None, None, failures, self.runtime, shielded=False)
                 else:
                     failures = await run_exits(exits, exc, self.runtime)
-            finally:
-                if failures is None:  # closing was cut short (cancelled): still unbound
-                    self._unbind()
-        self.state = CLOSED
-        self.cache.clear()
-        self.levels = _NO_LEVELS
-        token = self._token
-        if token is not None:  # as _unbind(), inline: every request closes a scope
-            self._token = None
-            try:
-                CURRENT.reset(token)
-            except ValueError:  # exited in another context than it was entered in
-                if CURRENT.get() is self:
-                    CURRENT.set(self.outer)
-        if failures:
-            raise grouped(exc, failures)
+            self._closed(exc, failures)
+        finally:
+            self._unbind()
 
     def __enter__(self) -> Self:
         """Enter in sync code: autouse instances are created with ``resolve_sync``, and the

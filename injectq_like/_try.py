@@ -38,7 +38,6 @@ __all__ = [
     "in_place_lines",
     "lone_expression",
     "make_trier",
-    "trier_lines",
     "waited",
 ]
 
@@ -107,8 +106,9 @@ def waited(slot: int, steps: Any, first: Any, owner: Any, generator: Any, quiet:
 
 
 async def finish_one(scope: Any, value: Any, getter: Resolver, slot: int) -> Any:
-    """What a lone trier left: the rest of what it started (here, in the task that started it), or,
-    when another task is creating the instance (``BUSY``), that instance, waited for.
+    """The instance at ``slot``, from what its trier answered instead: the rest of what it started,
+    run here (the task that started it), then the instance made at once if what it started was a
+    dependency's; or, when another task is creating it (``BUSY``), that instance, waited for.
     """
     if value.__class__ is Started:
         made = await value.finish()
@@ -131,11 +131,7 @@ async def complete(
     rest: list[int] = []
     for n, value in enumerate(values):
         if value.__class__ is Started:
-            made = await value.finish()
-            if value.slot == slots[n]:
-                values[n] = made
-            else:  # a dependency its trier started: now it is made at once
-                rest.append(n)
+            values[n] = await finish_one(scope, value, getters[n], slots[n])
         elif value.__class__ is Later:
             rest.append(n)
     if not rest:
@@ -143,11 +139,8 @@ async def complete(
 
     async def make(n: int) -> None:
         value = triers[n](scope)  # in this task: what it starts, it finishes here
-        if value.__class__ is Started:
-            made = await value.finish()
-            value = made if value.slot == slots[n] else await getters[n](scope)
-        elif value.__class__ is Later:
-            value = await getters[n](scope)  # BUSY: wait for the task creating it
+        if value.__class__ in PENDING:
+            value = await finish_one(scope, value, getters[n], slots[n])
         else:
             quiet.add(slots[n])  # it did not wait: tried in place from now on
         values[n] = value
@@ -172,13 +165,12 @@ async def complete(
     return values
 
 
-def trier_lines(slot: int, level: int, generator: bool, call: str, refs: Refs) -> list[str]:
-    """The body of a trier (after its ``def`` line and comment): ``call`` makes the factory's
-    awaitable (or async generator, with ``generator``); ``_no_scope`` and, for a generator,
-    ``_held_by_sync_scope`` must be in ``refs`` already.
+def _trier_lines(slot: int, level: int, shape: Shape, call: str, waiting: list[int], refs: Refs) -> list[str]:
+    """The body of a trier: ``call`` makes the instance (a plain class or factory, over the triers
+    of the ``waiting`` slots), the factory's awaitable, or its async generator, by ``shape``.
+    ``_no_scope`` and, for a generator, ``_held_by_sync_scope`` must be in ``refs`` already.
     """
     refs.add("_busy", BUSY)
-    refs.add("_waited", waited)
     lines = [
         f"    owner = scope.levels[{level}]",
         "    if owner is None:",
@@ -191,7 +183,13 @@ def trier_lines(slot: int, level: int, generator: bool, call: str, refs: Refs) -
         "        return _busy",
         "    scope = owner",
     ]
-    if not generator:
+    if shape is Shape.VALUE:
+        refs.add("_pending", PENDING)
+        for j in waiting:  # started waiting, or BUSY: the caller goes on from there
+            lines += [f"    _r{j} = t{j}(scope)", f"    if _r{j}.__class__ in _pending:", f"        return _r{j}"]
+        return [*lines, f"    value = {call}", f"    cache[{slot}] = value", "    return value"]
+    refs.add("_waited", waited)
+    if shape is Shape.AWAIT:
         refs.add("_coroutine", types.CoroutineType)
         lines += [
             f"    _steps = {call}",
@@ -285,28 +283,16 @@ def make_trier(builder: Any, provider: Provider) -> Resolver | None:
     refs.add("_no_scope", functools.partial(no_scope, provider))
     refs.add("_quiet", builder.quiet)
     call = f"{refs.add(f'p{i}', provider.target)}({arguments})"
+    if shape is Shape.ASYNC_GENERATOR:
+        refs.add("_held_by_sync_scope", functools.partial(async_cleanup_in_sync_scope, provider))
+    slots = []
+    for target in waiting:
+        slots.append(builder.slots[target])
+        refs.add(f"t{slots[-1]}", builder.trier(target))
     lines = [
         f"def t{i}(scope):",
         f"    # {provider.describe()} for {describe(provider.key)}, {provider.scope.name}: tried in place",
+        *_trier_lines(i, int(provider.scope), shape, call, slots, refs),
     ]
-    if shape is Shape.VALUE:
-        refs.add("_pending", PENDING)
-        dependencies: list[str] = []
-        for target in waiting:
-            j = builder.slots[target]
-            refs.add(f"t{j}", builder.trier(target))
-            dependencies += [
-                f"    _r{j} = t{j}(scope)",
-                f"    if _r{j}.__class__ in _pending:",
-                f"        return _r{j}",
-            ]
-        body = trier_lines(i, int(provider.scope), generator=False, call=call, refs=refs)
-        start = body.index("    scope = owner") + 1
-        lines += [*body[:start], *dependencies, f"    value = {call}", f"    cache[{i}] = value", "    return value"]
-    else:
-        generator = shape is Shape.ASYNC_GENERATOR
-        if generator:
-            refs.add("_held_by_sync_scope", functools.partial(async_cleanup_in_sync_scope, provider))
-        lines += trier_lines(i, int(provider.scope), generator, call, refs)
     function: Resolver = builder.define(f"t{i}", "\n".join(lines) + "\n", refs)
     return function
