@@ -333,13 +333,16 @@ class Builder:
             else:
                 lines += [
                     "    lock = owner.lock",
-                    "    with lock:",
+                    "    lock.acquire()",  # not `with lock:`, whose __exit__ call costs as much again
+                    "    try:",
                     f"        if {i} in cache:",
                     f"            return cache[{i}]",
                     "        scope = owner",
                     *build,
                     f"        cache[{i}] = value",
                     *publish,
+                    "    finally:",
+                    "        lock.release()",
                     "    return value",
                 ]
         function: Resolver = self.define(name, "\n".join(lines) + "\n", refs)

@@ -22,7 +22,7 @@ from ._handlers import HandlerPlan, call
 from ._keys import MISSING, describe
 from ._make_provider import caller, check_key, class_provider, factory_provider, instance_provider, with_options
 from ._overrides import EMPTY, Override
-from ._providers import Kind, Scope
+from ._providers import REQUEST, Kind, Scope
 from ._registrations import Module, Registrations, modules_in, providers_of
 from ._registry import Registry
 from ._runtime import Runtime
@@ -160,7 +160,7 @@ class Container(Registrations):
             parent = runtime.root
         elif parent.runtime is not runtime:
             parent = runtime.current()
-        if level is Scope.REQUEST and parent.state == OPEN:  # the common case, checked in full below
+        if level is REQUEST and parent.state == OPEN:  # the common case, checked in full below
             return AsyncRequestScope(runtime, level, parent, context)
         return runtime.child_scope(parent, level, context)
 

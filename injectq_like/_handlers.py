@@ -24,7 +24,7 @@ from ._contract import ASYNC, OPEN, Mode
 from ._keys import describe
 from ._markers import Lazy
 from ._plan import HandlerKey
-from ._providers import Scope
+from ._providers import REQUEST, Scope
 from ._runtime import Runtime
 from ._scope import CURRENT, AsyncRequestScope, not_open
 from ._signature import Dependency, DepKind, analyse, callable_name, read_dependencies
@@ -204,11 +204,13 @@ class HandlerPlan:
         """A new scope of ``level`` for one call (``@inject(scope=...)``), not entered yet: a child
         of the container's current scope, else of the innermost scope open here.
         """
+        parent = CURRENT.get()
         runtime = self.runtime
-        parent = CURRENT.get() if runtime is None else runtime.current()
+        if runtime is not None and (parent is None or parent.runtime is not runtime):
+            parent = runtime.current()  # another container's scope is innermost: look further
         if parent is None:
             raise _no_scope(function)
-        if level is Scope.REQUEST and parent.state == OPEN:  # the common case, checked in full by scope()
+        if level is REQUEST and parent.state == OPEN:  # the common case, checked in full by scope()
             return AsyncRequestScope(parent.runtime, level, parent)
         return parent.scope(level)
 

@@ -128,15 +128,34 @@ def _wrap(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) 
             if plan.params is None:
                 plan.get()
             scope = plan.new_scope(function, level)
-            async with scope:
-                values = _usual_values(plan, scope, args, kwargs)  # in the new scope, without looking it up
-                if values is None:
-                    return await wrapper(*args, **kwargs)
-                if values.__class__ is not dict:
-                    values = await values
-                if kwargs:
-                    values.update(kwargs)
-                return await function(*args, **values)
+            # `async with scope:`, without its two coroutines when there is nothing to await
+            if not scope.enter_quietly():
+                await scope.__aenter__()
+            try:
+                # the usual call, as in coroutine_wrapper, resolved in the new scope without looking it up
+                found = (
+                    scope.runtime.async_resolvers.get(plan.resolver_key)
+                    if plan.plain
+                    and len(args) <= plan.first_position
+                    and (not kwargs or plan.names.isdisjoint(kwargs))
+                    and scope.state == OPEN
+                    else None
+                )
+                if found is None:
+                    result = await wrapper(*args, **kwargs)
+                else:
+                    values = found[0](scope)
+                    if values.__class__ is not dict:
+                        values = await values
+                    if kwargs:
+                        values.update(kwargs)
+                    result = await function(*args, **values)
+            except BaseException as error:
+                await scope.__aexit__(type(error), error, error.__traceback__)
+                raise
+            if not scope.exit_quietly():
+                await scope.__aexit__(None, None, None)
+            return result
 
         return scoped_coroutine_wrapper
     sync_wrapper = _function_wrapper(function, plan)
@@ -157,10 +176,12 @@ def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Calla
         if plan.params is None:
             plan.get()
         if plan.plain and len(args) <= plan.first_position and (not kwargs or plan.names.isdisjoint(kwargs)):
-            # _usual_values, inline: the caller passed none of the injected arguments, and their
-            # resolver is compiled for the current scope's container (else: plan.arguments, in full).
+            # The usual call: the caller passed none of the injected arguments, and their resolver
+            # is compiled for the current scope's container (else: plan.arguments, in full).
+            scope = CURRENT.get()
             runtime = plan.runtime
-            scope = CURRENT.get() if runtime is None else runtime.current()
+            if runtime is not None and (scope is None or scope.runtime is not runtime):
+                scope = runtime.current()  # another container's scope is innermost: look further
             if scope is not None and scope.state == OPEN:
                 found = scope.runtime.async_resolvers.get(plan.resolver_key)
                 if found is not None:
@@ -182,24 +203,6 @@ def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Calla
         return await function(*args, **values)
 
     return coroutine_wrapper
-
-
-def _usual_values(plan: HandlerPlan, scope: AsyncRequestScope | None, args: tuple[Any, ...], kwargs: Any) -> Any:
-    """The usual call's injected arguments (a dict, or an awaitable of one): the caller passed none of
-    them and their resolver is compiled for ``scope``'s container; else ``None`` (``plan.arguments``
-    then does it in full).
-    """
-    if (
-        plan.plain
-        and len(args) <= plan.first_position
-        and (not kwargs or plan.names.isdisjoint(kwargs))
-        and scope is not None
-        and scope.state == OPEN
-    ):
-        found = scope.runtime.async_resolvers.get(plan.resolver_key)
-        if found is not None:
-            return found[0](scope)
-    return None
 
 
 def _function_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Callable[..., Any]:

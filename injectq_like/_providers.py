@@ -6,12 +6,12 @@ import enum
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, final
+from typing import Any, Final, final
 
 from ._keys import describe
 from ._signature import callable_name
 
-__all__ = ["Kind", "Provider", "Scope", "Shape", "shape_of"]
+__all__ = ["APP", "REQUEST", "SESSION", "Kind", "Provider", "Scope", "Shape", "shape_of"]
 
 
 class Scope(enum.IntEnum):
@@ -24,6 +24,13 @@ class Scope(enum.IntEnum):
 
     def __repr__(self) -> str:
         return f"Scope.{self.name}"
+
+
+# Reading an enum member off its class runs a Python-level descriptor on CPython 3.11 (about
+# 120 ns, as much as a whole APP resolve): code run per request compares with these instead.
+APP: Final = Scope.APP
+SESSION: Final = Scope.SESSION
+REQUEST: Final = Scope.REQUEST
 
 
 class Kind(enum.Enum):

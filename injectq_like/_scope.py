@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, final, overload
 
@@ -66,7 +66,6 @@ class AsyncRequestScope:
         "level",
         "levels",
         "lock",
-        "outer",
         "pending",
         "runtime",
         "state",
@@ -87,8 +86,7 @@ class AsyncRequestScope:
         self.exits: list[Exit] = []
         # Creations under way, made on the first async creation of a cached instance.
         self.pending: dict[int, Any] | None = None
-        self.outer: AsyncRequestScope | None = None
-        self._token: Any = None
+        self._token: Token[AsyncRequestScope | None] | None = None  # while bound, and after
         self.state = NEW
         self.sync = False  # entered with `with`: it must never hold an async cleanup
         if parent is None:
@@ -121,6 +119,15 @@ class AsyncRequestScope:
     @property
     def closed(self) -> bool:
         return self.state == CLOSED
+
+    @property
+    def outer(self) -> AsyncRequestScope | None:
+        """The scope that was current where this one was entered (the ``CURRENT`` chain)."""
+        token = self._token
+        if token is None:
+            return None
+        outer = token.old_value
+        return None if outer is Token.MISSING else outer
 
     # -- resolution --------------------------------------------------------------
 
@@ -184,11 +191,43 @@ class AsyncRequestScope:
             raise needs_event_loop(entry, self.runtime)
         self.exits.append(entry)
 
+    def enter_quietly(self) -> bool:
+        """Enter without awaiting when entering creates nothing (no autouse providers at this
+        level), and say whether it did; else nothing is done: enter with ``__aenter__``.
+
+        With ``exit_quietly``, how ``@inject(scope=...)`` opens and closes its scope per call
+        without the two coroutines of ``async with``.
+        """
+        runtime = self.runtime
+        if not runtime.frozen or self.level in runtime.autouse_runners:
+            return False
+        if self.state != NEW:
+            raise _entered_twice()
+        self._token = CURRENT.set(self)  # as _bind(), inline
+        self.state = OPEN
+        return True
+
+    def exit_quietly(self) -> bool:
+        """Close without awaiting when there is nothing to clean up, and say whether it did;
+        else nothing is done: close with ``__aexit__``.
+        """
+        if self.exits or self.state >= CLOSING:
+            return False
+        self.state = CLOSED
+        self.cache.clear()
+        self.levels = _NO_LEVELS
+        token = self._token  # self._unbind(), inline
+        if token is not None:
+            try:
+                CURRENT.reset(token)
+            except ValueError:
+                self._unbind_elsewhere()
+        return True
+
     async def __aenter__(self) -> Self:
         if self.state != NEW:
             raise _entered_twice()
-        self.outer = CURRENT.get()  # as _bind(), inline: every request opens a scope
-        self._token = CURRENT.set(self)
+        self._token = CURRENT.set(self)  # as _bind(), inline: every request opens a scope
         self.state = OPEN
         runtime = self.runtime
         # Once frozen, the runners are known: no call.
@@ -207,25 +246,23 @@ class AsyncRequestScope:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self.state >= CLOSING:
+        if self.state >= CLOSING or self.exit_quietly():  # the usual request: nothing to clean up
             return
         exits = self.exits
-        failures: list[BaseException] | None = None
+        self.state = CLOSING
+        self.exits = []
+        entry = exits[0]
         try:
-            if exits:
-                self.state = CLOSING
-                self.exits = []
-                entry = exits[0]
-                if (
-                    exc is None
-                    and len(exits) == 1
-                    and entry[1] == ASYNC_GENERATOR
-                    and entry[0] in self.runtime.quiet_cleanups
-                ):  # the usual request: one resource, which has always closed without waiting
-                    failures = []
-                    await run_stepped(entry, None, None, failures, self.runtime, shielded=False)
-                else:
-                    failures = await run_exits(exits, exc, self.runtime)
+            if (
+                exc is None
+                and len(exits) == 1
+                and entry[1] == ASYNC_GENERATOR
+                and entry[0] in self.runtime.quiet_cleanups
+            ):  # the usual resource request: one cleanup, which has always finished without waiting
+                failures: list[BaseException] = []
+                await run_stepped(entry, None, None, failures, self.runtime, shielded=False)
+            else:
+                failures = await run_exits(exits, exc, self.runtime)
             self._closed(exc, failures)
         finally:
             self._unbind()
@@ -260,13 +297,7 @@ class AsyncRequestScope:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self.state >= CLOSING:
-            return
-        if not self.exits:  # nothing to clean up
-            self.state = CLOSED
-            self.cache.clear()
-            self.levels = _NO_LEVELS
-            self._unbind()
+        if self.state >= CLOSING or self.exit_quietly():  # nothing to clean up
             return
         self.state = CLOSING
         exits, self.exits = self.exits, []
@@ -278,19 +309,23 @@ class AsyncRequestScope:
     def _bind(self) -> None:
         if self.state != NEW:
             raise _entered_twice()
-        self.outer = CURRENT.get()
         self._token = CURRENT.set(self)
         self.state = OPEN
 
     def _unbind(self) -> None:
-        token, self._token = self._token, None
-        if token is None:
+        """Make current again what was current where this scope was entered (once: on closing)."""
+        token = self._token
+        if token is None:  # never entered: the APP scope
             return
         try:
             CURRENT.reset(token)
-        except ValueError:  # exited in another context than it was entered in
-            if CURRENT.get() is self:
-                CURRENT.set(self.outer)
+        except ValueError:
+            self._unbind_elsewhere()
+
+    def _unbind_elsewhere(self) -> None:
+        """Unbind in another context than the scope was entered in (its token is not valid here)."""
+        if CURRENT.get() is self:
+            CURRENT.set(self.outer)
 
     async def dispose(self, exc: BaseException | None) -> None:
         """Run every exit (``exc``, the body's exception, thrown in) and forget the instances.

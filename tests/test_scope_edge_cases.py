@@ -151,6 +151,40 @@ async def test_a_scope_exited_without_being_entered_is_closed_for_good() -> None
 
 
 @pytest.mark.anyio
+async def test_entering_and_exiting_quietly_is_refused_when_there_is_something_to_await() -> None:
+    """``enter_quietly``/``exit_quietly`` (what ``@inject(scope=...)`` opens and closes with) act
+    only when nothing would be awaited, and say so; the scope then behaves as with ``async with``.
+    """
+    events: list[str] = []
+    container = Container()
+    container.register(Clock, factory=counting_generator(events), scope=Scope.REQUEST)
+    container.register(Audit, scope=Scope.SESSION, autouse=True)
+    async with container:
+        assert runtime_of(container).root.outer is None
+        session = container.scope(Scope.SESSION)
+        assert session.outer is None  # not entered: no chain yet
+        assert session.enter_quietly() is False  # an autouse instance to create: __aenter__'s job
+        assert repr(session).startswith("<AsyncRequestScope SESSION new")  # left new
+        async with session:
+            request = container.scope()
+            assert request.enter_quietly() is True
+            assert request.outer is session
+            with pytest.raises(ScopeError, match="a scope can be entered only once"):
+                request.enter_quietly()
+            await request.resolve(Clock)
+            assert request.exit_quietly() is False  # a cleanup to run: __aexit__'s job
+            assert not request.closed
+            await request.__aexit__(None, None, None)
+            assert events == ["clock closed"]
+            assert request.exit_quietly() is False  # closed already
+            quiet = container.scope()
+            assert quiet.enter_quietly() is True
+            assert quiet.exit_quietly() is True
+            assert quiet.closed
+            assert await container.resolve(Audit) is await session.resolve(Audit)  # session current again
+
+
+@pytest.mark.anyio
 async def test_a_scope_exited_in_another_task_stops_being_current_there_only() -> None:
     """Exiting a scope in a task other than the one that entered it unbinds it where it is current,
     and leaves a task's own current scope alone.

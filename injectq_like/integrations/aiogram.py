@@ -54,7 +54,7 @@ from aiogram.types import ErrorEvent, TelegramObject, Update
 from injectq_like import Container, Scope
 from injectq_like.exceptions import RegistrationError
 
-from ._base import check_handlers, install
+from ._base import REQUEST, check_handlers, install
 
 __all__ = ["handlers", "hide_injected", "setup"]
 
@@ -153,7 +153,7 @@ class _ScopePerUpdate(BaseMiddleware):
         """
         thrown = False
         try:
-            async with self.container.scope(Scope.REQUEST, context=context):
+            async with self.container.scope(REQUEST, context=context):
                 response = await handler(event, data)
                 thrown = bool(answered)  # an error handler answered: the cleanups still see the failure
                 _raise_first(answered)

@@ -40,7 +40,7 @@ from aiohttp import web
 from injectq_like import Container, Scope
 from injectq_like.exceptions import RegistrationError
 
-from ._base import check_handlers, install
+from ._base import REQUEST, check_handlers, install
 
 __all__ = ["handlers", "setup"]
 
@@ -105,7 +105,7 @@ async def _unit_of_work(
     """
     sending = False
     try:
-        async with container.scope(Scope.REQUEST, context={web.Request: request} if supplied else None):
+        async with container.scope(REQUEST, context={web.Request: request} if supplied else None):
             try:
                 response = await handler(request)
                 if isinstance(response, web.StreamResponse):  # else aiohttp answers 500 itself

@@ -52,7 +52,7 @@ from celery import bootsteps, signals
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, install
+from ._base import REQUEST, check_handlers, install
 
 __all__ = ["handlers", "setup"]
 
@@ -155,7 +155,7 @@ def _scoped(run: Any, container: Container, *, descriptor: bool, supplied: bool)
 
     def scoped_run(self: celery.Task, *args: Any, **kwargs: Any) -> Any:
         body = run.__get__(self, type(self)) if descriptor else run
-        with container.scope(Scope.REQUEST, context={celery.Task: self} if supplied else None):
+        with container.scope(REQUEST, context={celery.Task: self} if supplied else None):
             return body(*args, **kwargs)
 
     original = run.__func__ if isinstance(run, staticmethod) else run

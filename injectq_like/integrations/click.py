@@ -51,7 +51,7 @@ import click
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, injected, install
+from ._base import REQUEST, check_handlers, injected, install
 
 __all__ = ["handlers", "setup"]
 
@@ -102,7 +102,7 @@ class _ScopedInvoke:
             ctx.find_root().call_on_close(container.close)
         container, supplied = started
         finished: click.exceptions.Exit
-        with container.scope(Scope.REQUEST, context={click.Context: ctx} if supplied else None):
+        with container.scope(REQUEST, context={click.Context: ctx} if supplied else None):
             try:
                 return self.invoke(ctx)
             except click.exceptions.Exit as stop:

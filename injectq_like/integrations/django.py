@@ -59,7 +59,7 @@ from django.urls import URLResolver, get_resolver  # type: ignore[import-untyped
 from injectq_like import AsyncRequestScope, Container, Scope
 from injectq_like.exceptions import RegistrationError
 
-from ._base import check_handlers, install
+from ._base import REQUEST, check_handlers, install
 
 __all__ = ["ScopeMiddleware", "handlers", "setup", "teardown"]
 
@@ -188,7 +188,7 @@ class ScopeMiddleware:
         return context.run(self._handle, request, installed, context)
 
     def _handle(self, request: Any, installed: _Installed, context: contextvars.Context) -> Any:
-        scope = installed.container.scope(Scope.REQUEST, context={HttpRequest: request} if installed.supplied else None)
+        scope = installed.container.scope(REQUEST, context={HttpRequest: request} if installed.supplied else None)
         unit = _Unit(request, scope, context)
         scope.__enter__()
         _unit.set(unit)
@@ -211,7 +211,7 @@ class ScopeMiddleware:
         return await _cancelled_before_closing(work, unit)
 
     async def _unit_of_work(self, request: Any, installed: _Installed, found: list[_Unit]) -> Any:
-        scope = installed.container.scope(Scope.REQUEST, context={HttpRequest: request} if installed.supplied else None)
+        scope = installed.container.scope(REQUEST, context={HttpRequest: request} if installed.supplied else None)
         unit = _Unit(request, scope, contextvars.copy_context())
         found.append(unit)
         await scope.__aenter__()

@@ -57,7 +57,7 @@ from faststream.exceptions import AckMessage
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, injected, install
+from ._base import REQUEST, check_handlers, injected, install
 
 try:
     from faststream import StreamMessage
@@ -104,7 +104,7 @@ class _ScopePerMessage(BaseMiddleware):
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
         if not self._handled(msg):  # get_one(), a request's response: no handler runs
             return await call_next(msg)
-        async with self.container.scope(Scope.REQUEST, context=dict.fromkeys(self.keys, msg)):
+        async with self.container.scope(REQUEST, context=dict.fromkeys(self.keys, msg)):
             try:
                 return await call_next(msg)
             except AckMessage as done:  # "done, acknowledge": the scope closes as on success

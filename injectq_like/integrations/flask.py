@@ -57,7 +57,7 @@ import flask.views
 
 from injectq_like import AsyncRequestScope, Container, Scope
 
-from ._base import check_handlers, install
+from ._base import REQUEST, check_handlers, install
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -127,7 +127,7 @@ class _Request:
 
     def open(self, request: flask.Request) -> None:
         self.opened = True  # once: a request context made later in this request opens nothing
-        scope = self.container.scope(Scope.REQUEST, context={flask.Request: request} if self.supplied else None)
+        scope = self.container.scope(REQUEST, context={flask.Request: request} if self.supplied else None)
         scope.__enter__()  # closed by close(), in the same context, after the body
         self.scope = scope
 

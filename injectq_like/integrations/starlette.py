@@ -36,7 +36,7 @@ from starlette.websockets import WebSocket
 
 from injectq_like import Container, Scope
 
-from ._base import ASGIApp, Message, Receive, Send, check_handlers, install
+from ._base import REQUEST, SESSION, ASGIApp, Message, Receive, Send, check_handlers, install
 
 __all__ = ["KEPT_BODY_LIMIT", "SharedBody", "handlers", "setup"]
 
@@ -89,15 +89,15 @@ class _ScopePerConnection:
         kind = scope["type"]
         if kind == "http":
             if not self.request:
-                async with self.container.scope(Scope.REQUEST):
+                async with self.container.scope(REQUEST):
                     await self.app(scope, receive, send)
                 return
             body = SharedBody(receive)
-            async with self.container.scope(Scope.REQUEST, context={Request: Request(scope, body.reader(), send)}):
+            async with self.container.scope(REQUEST, context={Request: Request(scope, body.reader(), send)}):
                 await self.app(scope, body.reader(), send)
         elif kind == "websocket":
             context = {WebSocket: WebSocket(scope, receive, send)} if self.websocket else None
-            async with self.container.scope(Scope.SESSION, context=context):
+            async with self.container.scope(SESSION, context=context):
                 await self.app(scope, receive, send)
         else:  # lifespan: not a connection
             await self.app(scope, receive, send)

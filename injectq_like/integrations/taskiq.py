@@ -41,7 +41,7 @@ import taskiq
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, install
+from ._base import REQUEST, check_handlers, install
 
 __all__ = ["handlers", "setup"]
 
@@ -129,9 +129,7 @@ def _scoped(function: Callable[..., Any], container: Container, *, supplied: boo
                 return await function(*args, **kwargs)
             token = _running.set(None)  # a task function it calls directly gets no scope of its own
             try:
-                async with container.scope(
-                    Scope.REQUEST, context={taskiq.TaskiqMessage: message} if supplied else None
-                ):
+                async with container.scope(REQUEST, context={taskiq.TaskiqMessage: message} if supplied else None):
                     return await function(*args, **kwargs)
             finally:
                 _running.reset(token)
@@ -146,7 +144,7 @@ def _scoped(function: Callable[..., Any], container: Container, *, supplied: boo
                 return function(*args, **kwargs)
             token = _running.set(None)
             try:
-                with container.scope(Scope.REQUEST, context={taskiq.TaskiqMessage: message} if supplied else None):
+                with container.scope(REQUEST, context={taskiq.TaskiqMessage: message} if supplied else None):
                     return function(*args, **kwargs)
             finally:
                 _running.reset(token)

@@ -51,7 +51,7 @@ import typer.models
 
 from injectq_like import Container, Scope
 
-from ._base import check_handlers, injected, install
+from ._base import REQUEST, check_handlers, injected, install
 
 __all__ = ["handlers", "setup"]
 
@@ -155,7 +155,7 @@ class _ScopedInvoke:
             ctx.find_root().call_on_close(container.close)
         container, supplied = started
         finished: typer.Exit
-        with container.scope(Scope.REQUEST, context={typer.Context: ctx} if supplied else None):
+        with container.scope(REQUEST, context={typer.Context: ctx} if supplied else None):
             try:
                 return self.invoke(ctx)
             except typer.Exit as stop:
