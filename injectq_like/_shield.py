@@ -18,6 +18,8 @@ the next times (its provider is no longer counted as quiet).
 from __future__ import annotations
 
 import asyncio
+import inspect
+import weakref
 from collections.abc import Generator
 from typing import Any, Final, final
 
@@ -27,6 +29,14 @@ __all__ = ["NO_CANCEL_SCOPE", "Resumed", "cancel_state", "shield_opened"]
 NO_CANCEL_SCOPE: Final = object()
 
 _task_states: Any = None  # anyio's record of its asyncio tasks, once imported
+_by_weak_reference = False  # whether _task_states is the dict behind a WeakKeyDictionary
+
+_running_loop = asyncio.events._get_running_loop  # None outside asyncio, without raising
+# CPython 3.11's asyncio.current_task is written in Python, and gets the loop again: its table is read
+# directly there. Later versions have it in C.
+_current_tasks: dict[Any, Any] | None = (
+    getattr(asyncio.tasks, "_current_tasks", None) if inspect.isfunction(asyncio.current_task) else None
+)
 
 
 def cancel_state() -> object | None:
@@ -37,22 +47,38 @@ def cancel_state() -> object | None:
     left no cancel scope of its own open, so a shield entered now encloses
     whatever the coroutine opens later.
     """
-    global _task_states  # noqa: PLW0603 - looked up once
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:  # no asyncio event loop: trio, perhaps
+    loop = _running_loop()
+    if loop is None:  # no asyncio event loop: trio, perhaps
         return _trio_cancel_status()
     try:
+        task = _current_tasks.get(loop) if _current_tasks is not None else asyncio.current_task(loop)
         states = _task_states
         if states is None:
-            from anyio._backends._asyncio import _task_states as states
-
-            _task_states = states
-        state = states.get(task) if task is not None else None
-        found = state.cancel_scope if state is not None else NO_CANCEL_SCOPE
+            states = _anyio_task_states()
+        if task is None:
+            return NO_CANCEL_SCOPE
+        state = states.get(weakref.ref(task)) if _by_weak_reference else states.get(task)
+        found = state.cancel_scope if state is not None else None
     except Exception:  # noqa: BLE001 - unknown: no late shield
         return None
-    return found
+    # A task that has left every cancel scope keeps its record, with no scope in it.
+    return NO_CANCEL_SCOPE if found is None else found
+
+
+def _anyio_task_states() -> Any:
+    """anyio's table of its asyncio tasks: read through its weak references, when it is the usual
+    ``WeakKeyDictionary`` (its own ``get`` is a Python call).
+    """
+    global _task_states, _by_weak_reference  # noqa: PLW0603 - looked up once
+    from anyio._backends._asyncio import _task_states as recorded
+
+    states: Any = recorded
+    data = getattr(states, "data", None)
+    if isinstance(states, weakref.WeakKeyDictionary) and isinstance(data, dict):
+        _task_states, _by_weak_reference = data, True
+    else:
+        _task_states = states
+    return _task_states
 
 
 def _trio_cancel_status() -> object | None:

@@ -733,6 +733,32 @@ async def test_a_cleanup_that_handles_a_cancellation_itself_counts_as_finished()
 
 
 @pytest.mark.anyio
+async def test_the_cancel_state_is_the_innermost_cancel_scope_of_the_task(anyio_backend_name: str) -> None:
+    """What a late shield is decided by: the same answer while no cancel scope is entered or left,
+    another one inside a new scope; on asyncio, anyio's own scope, and for a task anyio never saw,
+    "no cancel scope".
+    """
+    from injectq_like._shield import NO_CANCEL_SCOPE, cancel_state
+
+    outside = cancel_state()
+    assert outside is not None
+    assert cancel_state() is outside
+    with anyio.CancelScope() as cancel_scope:  # noqa: ASYNC100 - entered to be seen, not to wait in
+        inside = cancel_state()
+        assert inside is not outside
+        if anyio_backend_name == "asyncio":
+            assert inside is cancel_scope
+    assert cancel_state() is outside
+    if anyio_backend_name == "asyncio":
+        import asyncio
+
+        async def in_a_bare_task() -> object | None:
+            return cancel_state()
+
+        assert await asyncio.create_task(in_a_bare_task()) is NO_CANCEL_SCOPE
+
+
+@pytest.mark.anyio
 async def test_closing_works_when_anyios_task_records_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Should anyio's private record of asyncio tasks change shape, a learned-quiet cleanup that waits
     after all still runs to completion (only without the late shield).
