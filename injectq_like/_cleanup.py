@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import anyio
 
@@ -33,8 +33,10 @@ from ._shield import Resumed, cancel_state, shield_opened
 from .exceptions import AsyncProviderError
 
 __all__ = [
+    "FINISHED",
     "YieldedAgainError",
     "finish_generator",
+    "first_step",
     "grouped",
     "needs_event_loop",
     "run_exits",
@@ -210,24 +212,21 @@ def _run_sync_exits(
     return waiting
 
 
-async def run_stepped(
-    entry: Exit,
-    awaitable: Any,
-    exc: BaseException | None,
-    failures: list[BaseException],
-    facts: CleanupFacts,
-    *,
-    shielded: bool = True,
-) -> None:
-    """Run one async exit, learning whether it finishes without waiting.
+#: What ``first_step`` answers for an async generator that finished without waiting: the usual end.
+FINISHED: Final = object()
 
-    Unshielded, a cleanup that waits after all is shielded from the wait
-    on, provided it opened no cancel scope of its own before waiting (the
-    shield must enclose every scope the cleanup opens); it is shielded
-    from its start the next times.
+
+def first_step(entry: Exit, awaitable: Any, exc: BaseException | None, facts: CleanupFacts, *, shielded: bool) -> Any:
+    """Take the first step of one async exit by hand, learning whether it finishes without waiting.
+
+    Answers ``FINISHED`` for an async generator that finished (nothing left to do), else what
+    ``run_stepped`` goes on from: ``(steps, first, error, before)``, where ``steps`` is ``None``
+    when the exit ended (``error``: what it raised, if anything) and ``before`` is the cancel
+    state it started in when unshielded. Sync: a scope's usual close takes it in place.
     """
     slot, how, target = entry
     quiet = facts.quiet_cleanups
+    before = None if shielded else cancel_state()
     try:
         if awaitable is None:
             if how == ASYNC_GENERATOR:
@@ -237,24 +236,50 @@ async def run_stepped(
                     type(exc) if exc is not None else None, exc, exc.__traceback__ if exc else None
                 )
         steps = awaitable.__await__()
-        error: BaseException | None = None
-        before = None if shielded else cancel_state()
-        try:
-            first = steps.send(None)
-        except StopAsyncIteration as raised:
+        first = steps.send(None)
+    except StopAsyncIteration as raised:
+        quiet.add(slot)
+        if how == ASYNC_GENERATOR:  # the generator finished: the usual end, nothing to judge
+            return FINISHED
+        return None, None, raised, before
+    except StopIteration:
+        if slot != CALLBACK_SLOT:
             quiet.add(slot)
-            if how == ASYNC_GENERATOR:  # the generator finished: the usual end, nothing to judge
-                return
-            error = raised
-        except StopIteration:
-            if slot != CALLBACK_SLOT:
-                quiet.add(slot)
-        except BaseException as raised:  # noqa: BLE001 - judged by _settle
-            error = raised
-            if slot != CALLBACK_SLOT:
-                quiet.add(slot)
-        else:
-            quiet.discard(slot)
+        return None, None, None, before
+    except BaseException as raised:  # noqa: BLE001 - judged by run_stepped
+        if slot != CALLBACK_SLOT:
+            quiet.add(slot)
+        return None, None, raised, before
+    quiet.discard(slot)
+    return steps, first, None, before
+
+
+async def run_stepped(
+    entry: Exit,
+    awaitable: Any,
+    exc: BaseException | None,
+    failures: list[BaseException],
+    facts: CleanupFacts,
+    *,
+    shielded: bool = True,
+    stepped: Any = None,
+) -> None:
+    """Run one async exit (from its ``first_step`` when given ``stepped``); record its failure.
+
+    Unshielded, a cleanup that waits after all is shielded from the wait
+    on, provided it opened no cancel scope of its own before waiting (the
+    shield must enclose every scope the cleanup opens); it is shielded
+    from its start the next times.
+    """
+    how, target = entry[1], entry[2]
+    try:
+        if stepped is None:
+            stepped = first_step(entry, awaitable, exc, facts, shielded=shielded)
+        if stepped is FINISHED:
+            return
+        steps, first, error, before = stepped
+        stepped = None
+        if steps is not None:
             try:
                 after = None if shielded or before is None else cancel_state()
                 if after is not None and after is before:

@@ -126,7 +126,9 @@ class ScopeRuntime(CleanupFacts, Protocol):
 
     @property
     def context_slots(self) -> Mapping[Scope, tuple[int, ...]]:
-        """The slots of the context values of each level (filled in only once frozen)."""
+        """The slots of the context values of each level (filled in only once frozen; levels
+        without any are absent).
+        """
 
     def async_resolver(self, key: Any) -> Awaitable[CompiledResolver]:
         """The slow path of ``resolve``: freeze, compile and start as needed."""

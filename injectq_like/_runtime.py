@@ -133,9 +133,11 @@ class Runtime:
                         self.sync_autouse_runners[level] = functools.partial(
                             self._run_sync_autouse, level, self._autouse[level]
                         )
-                    self.context_slots[level] = tuple(
+                    slots = tuple(
                         compiler.slots[p] for p in graph.providers if p.kind is Kind.CONTEXT and p.scope is level
                     )
+                    if slots:  # a level without context values is absent: a new scope tests `in`
+                        self.context_slots[level] = slots
                 layers = self._layers = Layers(compiler, self.lock, self._refresh_fast_path)
                 self.frozen = True
                 if self._waiting is not None:

@@ -19,7 +19,7 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, final, overload
 
-from ._cleanup import grouped, needs_event_loop, run_exits, run_exits_sync, run_stepped
+from ._cleanup import FINISHED, first_step, grouped, needs_event_loop, run_exits, run_exits_sync, run_stepped
 from ._contract import ASYNC_GENERATOR, CALLBACK, CALLBACK_SLOT, CLOSED, CLOSING, NEW, OPEN, Exit, ScopeRuntime
 from ._providers import Scope
 from ._signature import named_key
@@ -104,7 +104,7 @@ class AsyncRequestScope:
             # lock; the others share their container's (they never wait for each other's
             # instances, and an APP instance never waits for theirs).
             self.lock = runtime.scopes_lock
-        if context or (parent is not None and runtime.context_slots.get(level)):
+        if context or (level in runtime.context_slots and parent is not None):
             runtime.fill_context(self, context)
 
     def __repr__(self) -> str:
@@ -230,8 +230,9 @@ class AsyncRequestScope:
         self._token = CURRENT.set(self)  # as _bind(), inline: every request opens a scope
         self.state = OPEN
         runtime = self.runtime
-        # Once frozen, the runners are known: no call.
-        autouse = runtime.autouse_runners.get(self.level) if runtime.frozen else runtime.autouse_runner(self.level)
+        if runtime.frozen and self.level not in runtime.autouse_runners:  # the usual scope: no call
+            return self
+        autouse = runtime.autouse_runner(self.level)
         if autouse is not None:
             try:
                 await autouse(self)
@@ -246,23 +247,26 @@ class AsyncRequestScope:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self.state >= CLOSING or self.exit_quietly():  # the usual request: nothing to clean up
+        if self.state >= CLOSING:
             return
         exits = self.exits
+        if not exits:  # the usual request: nothing to clean up
+            self.exit_quietly()
+            return
         self.state = CLOSING
         self.exits = []
         entry = exits[0]
+        runtime = self.runtime
         try:
-            if (
-                exc is None
-                and len(exits) == 1
-                and entry[1] == ASYNC_GENERATOR
-                and entry[0] in self.runtime.quiet_cleanups
-            ):  # the usual resource request: one cleanup, which has always finished without waiting
+            if exc is None and len(exits) == 1 and entry[1] == ASYNC_GENERATOR and entry[0] in runtime.quiet_cleanups:
+                # The usual resource request: one cleanup, which has always finished without waiting.
+                # Its first step is taken here; only a cleanup that waits after all needs a coroutine.
                 failures: list[BaseException] = []
-                await run_stepped(entry, None, None, failures, self.runtime, shielded=False)
+                stepped = first_step(entry, None, None, runtime, shielded=False)
+                if stepped is not FINISHED:
+                    await run_stepped(entry, None, None, failures, runtime, shielded=False, stepped=stepped)
             else:
-                failures = await run_exits(exits, exc, self.runtime)
+                failures = await run_exits(exits, exc, runtime)
             self._closed(exc, failures)
         finally:
             self._unbind()

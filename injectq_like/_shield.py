@@ -29,13 +29,16 @@ __all__ = ["NO_CANCEL_SCOPE", "Resumed", "cancel_state", "shield_opened"]
 NO_CANCEL_SCOPE: Final = object()
 
 _task_states: Any = None  # anyio's record of its asyncio tasks, once imported
-_by_weak_reference = False  # whether _task_states is the dict behind a WeakKeyDictionary
+_task_key: Any = None  # what it is keyed by, from a task: a weak reference to it, or the task itself
 
 _running_loop = asyncio.events._get_running_loop  # None outside asyncio, without raising
-# CPython 3.11's asyncio.current_task is written in Python, and gets the loop again: its table is read
-# directly there. Later versions have it in C.
-_current_tasks: dict[Any, Any] | None = (
-    getattr(asyncio.tasks, "_current_tasks", None) if inspect.isfunction(asyncio.current_task) else None
+# The running task of a loop. CPython 3.11's asyncio.current_task is written in Python and gets the
+# loop again: its table is read directly there. Later versions have it in C.
+_current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
+_current_task: Any = (
+    _current_tasks.get
+    if inspect.isfunction(asyncio.current_task) and isinstance(_current_tasks, dict)
+    else asyncio.current_task
 )
 
 
@@ -51,34 +54,33 @@ def cancel_state() -> object | None:
     if loop is None:  # no asyncio event loop: trio, perhaps
         return _trio_cancel_status()
     try:
-        task = _current_tasks.get(loop) if _current_tasks is not None else asyncio.current_task(loop)
-        states = _task_states
-        if states is None:
-            states = _anyio_task_states()
-        if task is None:
-            return NO_CANCEL_SCOPE
-        state = states.get(weakref.ref(task)) if _by_weak_reference else states.get(task)
+        if _task_states is None:
+            _read_anyio_task_states()
+        state = _task_states.get(_task_key(_current_task(loop)))
         found = state.cancel_scope if state is not None else None
     except Exception:  # noqa: BLE001 - unknown: no late shield
         return None
-    # A task that has left every cancel scope keeps its record, with no scope in it.
+    # A task anyio never saw has no record; one that has left every cancel scope keeps an empty one.
     return NO_CANCEL_SCOPE if found is None else found
 
 
-def _anyio_task_states() -> Any:
-    """anyio's table of its asyncio tasks: read through its weak references, when it is the usual
-    ``WeakKeyDictionary`` (its own ``get`` is a Python call).
+def _read_anyio_task_states() -> None:
+    """Find anyio's table of its asyncio tasks: read through its weak references when it is the
+    usual ``WeakKeyDictionary`` (whose own ``get`` is a Python call).
     """
-    global _task_states, _by_weak_reference  # noqa: PLW0603 - looked up once
+    global _task_states, _task_key
     from anyio._backends._asyncio import _task_states as recorded
 
     states: Any = recorded
     data = getattr(states, "data", None)
     if isinstance(states, weakref.WeakKeyDictionary) and isinstance(data, dict):
-        _task_states, _by_weak_reference = data, True
+        _task_states, _task_key = data, weakref.ref
     else:
-        _task_states = states
-    return _task_states
+        _task_states, _task_key = states, _itself
+
+
+def _itself(task: Any) -> Any:
+    return task
 
 
 def _trio_cancel_status() -> object | None:
