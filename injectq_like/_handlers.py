@@ -206,9 +206,12 @@ class HandlerPlan:
         """
         parent = CURRENT.get()
         runtime = self.runtime
-        if runtime is not None and (parent is None or parent.runtime is not runtime):
-            parent = runtime.current()  # another container's scope is innermost: look further
-        if parent is None:
+        if runtime is not None:
+            if parent is None:
+                parent = runtime.root
+            elif parent.runtime is not runtime:
+                parent = runtime.current()  # another container's scope is innermost: look further
+        elif parent is None:
             raise _no_scope(function)
         if level is REQUEST and parent.state == OPEN:  # the common case, checked in full by scope()
             return AsyncRequestScope(parent.runtime, level, parent)

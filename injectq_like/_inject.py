@@ -135,10 +135,7 @@ def _wrap(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) 
                 # the usual call, as in coroutine_wrapper, resolved in the new scope without looking it up
                 found = (
                     scope.runtime.async_resolvers.get(plan.resolver_key)
-                    if plan.plain
-                    and len(args) <= plan.first_position
-                    and (not kwargs or plan.names.isdisjoint(kwargs))
-                    and scope.state == OPEN
+                    if plan.plain and len(args) <= plan.first_position and (not kwargs or plan.names.isdisjoint(kwargs))
                     else None
                 )
                 if found is None:
