@@ -36,27 +36,31 @@ def fill_context(
     """
     level = scope.level
     cache = scope.cache
-    parent = scope.parent
-    same_level = parent.levels[level] if parent is not None else None
-    if same_level is not None:
-        for slot in slots:
-            if slot in same_level.cache:
-                cache[slot] = same_level.cache[slot]
+    if slots:
+        parent = scope.parent
+        same_level = parent.levels[level] if parent is not None else None
+        if same_level is not None:
+            for slot in slots:
+                if slot in same_level.cache:
+                    cache[slot] = same_level.cache[slot]
     if not context:
         return
     for given, value in context.items():
         try:
-            target = targets.get(given)
-        except TypeError:  # unhashable: checked in full, and refused there
-            target = None
-        if target is None:
+            owner, slot, expected = targets[given]
+        except (KeyError, TypeError):  # the first time (an unhashable key is refused in full there)
             target = _target(given, level, compiler)
             targets[given] = target
-        owner, slot, expected = target
+            owner, slot, expected = target
         if owner is not level:
             raise _wrong_level(normalize(given), owner, level)
-        if expected is not None and not _is_instance(value, expected):
-            raise _not_an_instance(normalize(given), value)
+        if expected is not None:
+            try:
+                wrong = not isinstance(value, expected)
+            except TypeError:  # a class that cannot be tested so: taken as given
+                wrong = False
+            if wrong:
+                raise _not_an_instance(normalize(given), value)
         cache[slot] = value
 
 
@@ -78,13 +82,6 @@ def _wrong_level(key: Any, owner: Any, level: Any) -> ScopeError:
         key=key,
         hint=f"pass it when opening the {owner.name} scope",
     )
-
-
-def _is_instance(value: Any, expected: type) -> bool:
-    try:
-        return isinstance(value, expected)
-    except TypeError:
-        return True
 
 
 def _not_an_instance(key: Any, value: Any) -> RegistrationError:
