@@ -125,8 +125,6 @@ def _wrap(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) 
 
         @functools.wraps(function)
         async def scoped_coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
-            if plan.params is None:
-                plan.get()
             scope = plan.new_scope(function, level)
             # `async with scope:`, without its two coroutines when there is nothing to await
             if not scope.enter_quietly():
@@ -170,8 +168,7 @@ def _wrap(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) 
 def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Callable[..., Any]:
     @functools.wraps(function)
     async def coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
-        if plan.params is None:
-            plan.get()
+        # `plain` is set once the plan is made (by the first call, below): no test for that first
         if plan.plain and len(args) <= plan.first_position and (not kwargs or plan.names.isdisjoint(kwargs)):
             # The usual call: the caller passed none of the injected arguments, and their resolver
             # is compiled for the current scope's container (else: plan.arguments, in full).
@@ -188,6 +185,8 @@ def _coroutine_wrapper(function: Callable[..., Any], plan: HandlerPlan) -> Calla
                     if kwargs:
                         values.update(kwargs)
                     return await function(*args, **values)
+        if plan.params is None:
+            plan.get()
         if plan.visible and args:
             args, kwargs = plan.rebind(args, kwargs)
         values = plan.arguments(function, args, kwargs, ASYNC)
