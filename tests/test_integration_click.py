@@ -397,7 +397,7 @@ def test_a_group_invoked_without_a_command_runs_in_its_scope(cli: click.Group, e
 
 
 def test_chained_subcommands_each_run_in_a_scope_of_their_own(container: Container, path: Path, events: Events) -> None:
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[str, object]] = []
 
     @click.group(chain=True)
     def batch() -> None:
@@ -407,7 +407,7 @@ def test_chained_subcommands_each_run_in_a_scope_of_their_own(container: Contain
     @click.argument("title")
     @inject
     def add(title: str, repo: Inject[TodoRepo]) -> str:
-        seen.append((repo.unit.command, id(repo.unit)))
+        seen.append((repo.unit.command, repo.unit))  # kept alive: two objects, not two addresses
         repo.add(title)
         return title
 
@@ -421,7 +421,7 @@ def test_chained_subcommands_each_run_in_a_scope_of_their_own(container: Contain
     assert (result.exit_code, result.output) == (0, "batch: a, b\n")
     assert titles(path) == ["a", "b"]
     assert [command for command, _ in seen] == ["add", "add"]
-    assert seen[0][1] != seen[1][1]
+    assert seen[0][1] is not seen[1][1]
     assert events == [
         "database open",
         "begin add",
