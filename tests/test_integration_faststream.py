@@ -28,6 +28,10 @@ from injectq_like import Container, Inject, InvalidContainerError, RegistrationE
 from injectq_like._keys import describe_path
 from injectq_like.integrations.faststream import handlers, setup
 
+#: How long a test waits for a reply: FastStream's default (0.5 s) is short for a loaded CI machine,
+#: where the first message also opens the SQLite connection in a thread.
+PATIENCE = 10.0
+
 
 @pytest.fixture(
     params=[
@@ -204,7 +208,9 @@ async def test_each_message_gets_its_own_unit_of_work_and_commits(shop: Shop) ->
     """Three messages: three REQUEST scopes, each current while its handler runs, each committed."""
     async with TestNatsBroker(shop.broker) as broker:
         replies = [
-            await (await broker.request({"id": number, "item": f"item {number}"}, "orders.place")).decode()
+            await (
+                await broker.request({"id": number, "item": f"item {number}"}, "orders.place", timeout=PATIENCE)
+            ).decode()
             for number in range(3)
         ]
     database = await shop.database()
@@ -311,7 +317,9 @@ async def test_faststream_parameters_work_beside_injected_ones(shop: Shop) -> No
     ``StreamMessage`` is the message FastStream's context holds.
     """
     async with TestNatsBroker(shop.broker) as broker:
-        response = await broker.request({"id": 3, "item": "pen"}, "orders.audit", headers={"x-tenant": "acme"})
+        response = await broker.request(
+            {"id": 3, "item": "pen"}, "orders.audit", headers={"x-tenant": "acme"}, timeout=PATIENCE
+        )
         reply = await response.decode()
     database = await shop.database()
     assert reply == {"same message": True, "correlation": True, "header": "acme"}
@@ -382,7 +390,7 @@ async def test_a_def_handler_runs_in_its_scope_in_a_worker_thread(shop: Shop) ->
     """A ``def`` handler (run in a thread by FastStream) resolves from its message's scope."""
     # the container entered first: TestNatsBroker fakes the broker's start, which would enter it
     async with shop.container, TestNatsBroker(shop.broker, connect_only=False) as broker:
-        response = await broker.request("receipt", "orders.receipt", correlation_id="c-1")
+        response = await broker.request("receipt", "orders.receipt", correlation_id="c-1", timeout=PATIENCE)
     assert await response.decode() == "receipt c-1 for c-1"
     assert shop.threads == [True]
 
@@ -453,7 +461,7 @@ async def test_routers_and_middlewares_passing_a_copy_of_the_message(tmp_path: P
     assert [function.__name__ for function in handlers(broker)] == ["routed"]  # the router's, once
     async with TestNatsBroker(broker) as test_broker:
         await test_broker.publish({"id": 9, "item": "fork"}, "shop.orders")
-        echoed = await test_broker.request("hello", "shop.plain")
+        echoed = await test_broker.request("hello", "shop.plain", timeout=PATIENCE)
     database = await container.resolve(Database)
     assert await echoed.decode() == "hello"
     assert await database.orders() == {9: "fork"}
@@ -544,7 +552,7 @@ async def test_a_message_key_the_application_declared_itself_is_kept() -> None:
 
     container.validate()
     async with TestNatsBroker(broker) as test_broker:
-        response = await test_broker.request("me", "whoami", correlation_id="c-9")
+        response = await test_broker.request("me", "whoami", correlation_id="c-9", timeout=PATIENCE)
     assert await response.decode() == "me c-9"
 
 
