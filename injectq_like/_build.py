@@ -333,16 +333,15 @@ class Builder:
             else:
                 lines += [
                     "    lock = owner.lock",
-                    "    lock.acquire()",  # not `with lock:`, whose __exit__ call costs as much again
-                    "    try:",
+                    # `with`, not acquire() then `try`: an exception delivered between the two (a
+                    # KeyboardInterrupt) would leave the lock held.
+                    "    with lock:",
                     f"        if {i} in cache:",
                     f"            return cache[{i}]",
                     "        scope = owner",
                     *build,
                     f"        cache[{i}] = value",
                     *publish,
-                    "    finally:",
-                    "        lock.release()",
                     "    return value",
                 ]
         function: Resolver = self.define(name, "\n".join(lines) + "\n", refs)

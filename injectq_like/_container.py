@@ -179,12 +179,12 @@ class Container(Registrations):
         """
         if name is not None:
             key = named_key(key, name)
-        values = self._values_view
         try:
-            if key in values:  # `in`, then `[]`: no method call on the hot path, no KeyError off it
-                return values[key]
+            value = self._values_view.get(key, MISSING)  # one step: another thread may clear it
         except TypeError:  # an unhashable key: the slow path explains
-            pass
+            value = MISSING
+        if value is not MISSING:
+            return value
         try:
             function, awaits = self._async_resolvers[key]
         except (KeyError, TypeError):
@@ -211,12 +211,12 @@ class Container(Registrations):
         """Like ``resolve``, without an event loop: ``AsyncProviderError`` if the graph needs one."""
         if name is not None:
             key = named_key(key, name)
-        values = self._values_view
         try:
-            if key in values:  # `in`, then `[]`: no method call on the hot path, no KeyError off it
-                return values[key]
+            value = self._values_view.get(key, MISSING)  # one step: another thread may clear it
         except TypeError:  # an unhashable key: the slow path explains
-            pass
+            value = MISSING
+        if value is not MISSING:
+            return value
         try:
             function = self._sync_resolvers[key]
         except (KeyError, TypeError):

@@ -125,6 +125,8 @@ def _wrap(function: Callable[..., Any], plan: HandlerPlan, level: Scope | None) 
 
         @functools.wraps(function)
         async def scoped_coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if plan.params is None:  # made before the scope opens: a handler that cannot be planned opens none
+                plan.get()
             scope = plan.new_scope(function, level)
             # `async with scope:`, without its two coroutines when there is nothing to await
             if not scope.enter_quietly():

@@ -59,6 +59,7 @@ class AsyncRequestScope:
 
     __slots__ = (
         "__weakref__",
+        "_outer",
         "_parent",
         "_token",
         "cache",
@@ -86,7 +87,7 @@ class AsyncRequestScope:
         self.exits: list[Exit] = []
         # Creations under way, made on the first async creation of a cached instance.
         self.pending: dict[int, Any] | None = None
-        self._token: Token[AsyncRequestScope | None] | None = None  # while bound, and after
+        self._token: Token[AsyncRequestScope | None] | None = None  # while bound
         self.state = NEW
         self.sync = False  # entered with `with`: it must never hold an async cleanup
         if parent is None:
@@ -124,9 +125,9 @@ class AsyncRequestScope:
     def outer(self) -> AsyncRequestScope | None:
         """The scope that was current where this one was entered (the ``CURRENT`` chain)."""
         token = self._token
-        if token is None:
-            return None
-        outer = token.old_value
+        # Unbound: what it was when the scope was closed (a task started inside it may still
+        # have it as its current scope), else nothing.
+        outer = token.old_value if token is not None else getattr(self, "_outer", None)
         return None if outer is Token.MISSING else outer
 
     # -- resolution --------------------------------------------------------------
@@ -215,9 +216,11 @@ class AsyncRequestScope:
             return False
         self.state = CLOSED
         self.cache.clear()
-        self.levels = _NO_LEVELS
+        if self._parent is not None:
+            self.levels = _NO_LEVELS  # as in _closed()
         token = self._token  # self._unbind(), inline
         if token is not None:
+            self._outer, self._token = token.old_value, None  # the token holds the request's Context
             try:
                 CURRENT.reset(token)
             except ValueError:
@@ -265,6 +268,7 @@ class AsyncRequestScope:
                 stepped = first_step(entry, None, None, runtime, shielded=False)
                 if stepped is not FINISHED:
                     await run_stepped(entry, None, None, failures, runtime, shielded=False, stepped=stepped)
+                    stepped = None  # what it holds may lead back to this frame: no cycle
             else:
                 failures = await run_exits(exits, exc, runtime)
             self._closed(exc, failures)
@@ -319,8 +323,9 @@ class AsyncRequestScope:
     def _unbind(self) -> None:
         """Make current again what was current where this scope was entered (once: on closing)."""
         token = self._token
-        if token is None:  # never entered: the APP scope
+        if token is None:  # never entered (the APP scope), or unbound already
             return
+        self._outer, self._token = token.old_value, None  # the token holds the request's Context
         try:
             CURRENT.reset(token)
         except ValueError:

@@ -155,6 +155,27 @@ async def test_entering_a_container_whose_app_scope_was_closed_gives_it_a_fresh_
     assert events == ["open", "close", "open", "close"]
 
 
+@pytest.mark.anyio
+async def test_an_app_scope_closed_by_hand_with_nothing_to_clean_up_still_serves_app_instances() -> None:
+    """Closing the APP scope by hand when it holds no cleanup (the quick close) leaves it able to
+    create APP instances afterwards, as the full close does (a regression: the quick close once
+    dropped its links and resolving failed with an ``AttributeError``).
+    """
+    container = Container()
+    container.register(Pool, scope=Scope.APP)
+    container.register(Clock, scope=Scope.APP)
+    async with container.scope() as scope:
+        pool = await scope.resolve(Pool)
+        app_scope = scope.parent
+    assert app_scope is not None
+    await app_scope.__aexit__(None, None, None)
+    assert app_scope.closed
+    clock = await container.resolve(Clock)
+    assert isinstance(clock, Clock)
+    assert container.resolve_sync(Clock) is clock
+    assert container.resolve_sync(Pool) is pool
+
+
 # -- context values ---------------------------------------------------------------------
 
 

@@ -283,3 +283,91 @@ async def test_container_call_reads_the_plan_of_a_callable_that_cannot_be_weakly
     mine = Repo()
     assert await container.call(handler, 9, repo=mine) == (9, mine)
     assert handler.calls == 3
+
+
+@pytest.mark.anyio
+async def test_a_handler_that_cannot_be_planned_opens_no_scope_of_its_own() -> None:
+    """``@inject(scope=...)``: the handler's annotations are read before its scope opens, so one
+    that cannot be read fails each call with nothing created (no autouse instance, no cleanup).
+    """
+    from collections.abc import AsyncIterator
+
+    from injectq_like import AnnotationError
+
+    class Audit:
+        pass
+
+    log: list[str] = []
+
+    async def open_audit() -> AsyncIterator[Audit]:
+        log.append("audit opened")
+        yield Audit()
+        log.append("audit closed")
+
+    container = Container()
+    container.register(Audit, factory=open_audit, scope=Scope.REQUEST, autouse=True)
+
+    @inject(container=container, scope=Scope.REQUEST)
+    async def handler(audit: Inject["Undefined"]) -> None:  # type: ignore[name-defined]  # noqa: F821
+        raise AssertionError("never called")
+
+    async with container:
+        for _ in range(2):
+            with pytest.raises(AnnotationError, match="Undefined"):
+                await handler()
+    assert log == []
+
+
+@pytest.mark.anyio
+async def test_a_scope_per_call_fails_as_an_explicit_scope_does() -> None:
+    """``@inject(scope=Scope.REQUEST)`` closes its scope as ``async with container.scope()`` would:
+    the handler's exception is thrown into the cleanups, and a cleanup's failure comes after it in
+    one group, with the same note, whichever form opened the scope.
+    """
+    from collections.abc import AsyncIterator
+
+    class Session:
+        pass
+
+    seen: list[str] = []
+
+    async def open_session() -> AsyncIterator[Session]:
+        try:
+            yield Session()
+        except KeyError as error:
+            seen.append(f"thrown in: {error!r}")
+        raise ValueError("rollback failed")
+
+    container = Container()
+    container.register(Session, factory=open_session, scope=Scope.REQUEST)
+
+    async def body(session: Session) -> None:
+        assert isinstance(session, Session)
+        raise KeyError("order")
+
+    @inject
+    async def in_the_current_scope(session: Inject[Session]) -> None:
+        await body(session)
+
+    @inject(container=container, scope=Scope.REQUEST)
+    async def in_a_scope_of_its_own(session: Inject[Session]) -> None:
+        await body(session)
+
+    groups: list[list[tuple[str, str, list[str]]]] = []
+    async with container:
+        for form in ("explicit", "per call"):
+            with pytest.raises(BaseExceptionGroup) as raised:
+                if form == "explicit":
+                    async with container.scope():
+                        await in_the_current_scope()
+                else:
+                    await in_a_scope_of_its_own()
+            groups.append(
+                [(type(e).__name__, str(e), list(getattr(e, "__notes__", []))) for e in raised.value.exceptions]
+            )
+    assert groups[0] == groups[1]
+    assert [(name, message) for name, message, _ in groups[1]] == [
+        ("KeyError", "'order'"),
+        ("ValueError", "rollback failed"),
+    ]
+    assert seen == ["thrown in: KeyError('order')", "thrown in: KeyError('order')"]

@@ -16,7 +16,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from injectq_like import Container, NoActiveScopeError, RegistrationError, Scope, ScopeError
+from injectq_like import Container, NoActiveScopeError, RegistrationError, Scope, ScopeError, _shield
 from injectq_like._container import runtime_of
 
 
@@ -765,6 +765,7 @@ async def test_closing_works_when_anyios_task_records_cannot_be_read(monkeypatch
     """
     # anyio finds its running backend in a cache of its own; only this package's lookup meets the stand-in.
     monkeypatch.setitem(sys.modules, "anyio._backends._asyncio", types.ModuleType("anyio._backends._asyncio"))
+    monkeypatch.setattr(_shield, "_task_states", None)  # forget the table found by earlier tests
     events: list[str] = []
     slow = [False]
     container = Container()
@@ -775,6 +776,30 @@ async def test_closing_works_when_anyios_task_records_cannot_be_read(monkeypatch
     async with container.scope() as scope:
         await scope.resolve(Clock)
     assert events == ["closed", "closed"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_cancel_state_is_read_from_a_table_of_anyios_that_is_not_weakly_keyed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should anyio keep its asyncio tasks in a plain mapping, they are looked up by the task itself."""
+    import asyncio
+
+    innermost = object()
+
+    class Record:
+        cancel_scope = innermost
+
+    task = asyncio.current_task()
+    stand_in = types.ModuleType("anyio._backends._asyncio")
+    stand_in._task_states = {task: Record()}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "anyio._backends._asyncio", stand_in)
+    monkeypatch.setattr(_shield, "_task_states", None)
+    assert _shield.cancel_state() is innermost
+    stand_in._task_states = {}  # type: ignore[attr-defined]
+    monkeypatch.setattr(_shield, "_task_states", None)
+    assert _shield.cancel_state() is _shield.NO_CANCEL_SCOPE
 
 
 @pytest.mark.anyio
