@@ -1225,3 +1225,34 @@ def test_a_with_scope_handed_to_another_thread_resolves_there_with_its_own_insta
         thread.join()
         assert seen == [mine]
         assert current_there == [False]
+
+
+def test_a_closed_scope_kept_alive_does_not_keep_its_context_alive() -> None:
+    """A scope keeps its ``ContextVar`` token only while bound: a closed scope something still holds
+    (a traceback, a handle) does not keep the context it was entered in, nor that context's values.
+    """
+    import contextvars
+    import gc
+    import weakref
+
+    class Payload:
+        pass
+
+    variable: contextvars.ContextVar[Payload] = contextvars.ContextVar("request_payload")
+    container = Container()
+    kept: list[object] = []
+
+    def request() -> weakref.ref[Payload]:
+        payload = Payload()
+        variable.set(payload)
+        with container.scope() as scope:
+            pass
+        kept.append(scope)
+        return weakref.ref(payload)
+
+    context = contextvars.copy_context()
+    payload = context.run(request)
+    del context
+    gc.collect()
+    assert len(kept) == 1  # the closed scope is still held
+    assert payload() is None
