@@ -24,13 +24,10 @@ from typing import Any, Final
 from injectq_like import Container, Scope
 from injectq_like._container import check
 from injectq_like._loading import installed_on, register_app
-from injectq_like._providers import REQUEST, SESSION
 from injectq_like._registrations import declare_context
 from injectq_like.exceptions import RegistrationError
 
 __all__ = [
-    "REQUEST",
-    "SESSION",
     "ASGIApp",
     "ContextFactory",
     "Message",

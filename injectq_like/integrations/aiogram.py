@@ -52,9 +52,10 @@ from aiogram.dispatcher.middlewares.manager import MiddlewareManager
 from aiogram.types import ErrorEvent, TelegramObject, Update
 
 from injectq_like import Container, Scope
+from injectq_like._providers import REQUEST
 from injectq_like.exceptions import RegistrationError
 
-from ._base import REQUEST, check_handlers, install
+from ._base import check_handlers, install
 
 __all__ = ["handlers", "hide_injected", "setup"]
 

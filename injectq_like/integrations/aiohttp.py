@@ -38,9 +38,10 @@ from typing import Any
 from aiohttp import web
 
 from injectq_like import Container, Scope
+from injectq_like._providers import REQUEST
 from injectq_like.exceptions import RegistrationError
 
-from ._base import REQUEST, check_handlers, install
+from ._base import check_handlers, install
 
 __all__ = ["handlers", "setup"]
 

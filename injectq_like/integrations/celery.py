@@ -51,8 +51,9 @@ import celery  # type: ignore[import-untyped]
 from celery import bootsteps, signals
 
 from injectq_like import Container, Scope
+from injectq_like._providers import REQUEST
 
-from ._base import REQUEST, check_handlers, install
+from ._base import check_handlers, install
 
 __all__ = ["handlers", "setup"]
 

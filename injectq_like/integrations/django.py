@@ -57,9 +57,10 @@ from django.http import HttpRequest  # type: ignore[import-untyped]
 from django.urls import URLResolver, get_resolver  # type: ignore[import-untyped]
 
 from injectq_like import AsyncRequestScope, Container, Scope
+from injectq_like._providers import REQUEST
 from injectq_like.exceptions import RegistrationError
 
-from ._base import REQUEST, check_handlers, install
+from ._base import check_handlers, install
 
 __all__ = ["ScopeMiddleware", "handlers", "setup", "teardown"]
 

@@ -56,8 +56,9 @@ from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage
 
 from injectq_like import Container, Scope
+from injectq_like._providers import REQUEST
 
-from ._base import REQUEST, check_handlers, injected, install
+from ._base import check_handlers, injected, install
 
 try:
     from faststream import StreamMessage

@@ -56,8 +56,9 @@ import flask
 import flask.views
 
 from injectq_like import AsyncRequestScope, Container, Scope
+from injectq_like._providers import REQUEST
 
-from ._base import REQUEST, check_handlers, install
+from ._base import check_handlers, install
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

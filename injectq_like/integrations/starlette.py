@@ -35,8 +35,9 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from injectq_like import Container, Scope
+from injectq_like._providers import REQUEST, SESSION
 
-from ._base import REQUEST, SESSION, ASGIApp, Message, Receive, Send, check_handlers, install
+from ._base import ASGIApp, Message, Receive, Send, check_handlers, install
 
 __all__ = ["KEPT_BODY_LIMIT", "SharedBody", "handlers", "setup"]
 

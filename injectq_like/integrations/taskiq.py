@@ -40,8 +40,9 @@ from typing import Any, Final
 import taskiq
 
 from injectq_like import Container, Scope
+from injectq_like._providers import REQUEST
 
-from ._base import REQUEST, check_handlers, install
+from ._base import check_handlers, install
 
 __all__ = ["handlers", "setup"]
 

@@ -50,8 +50,9 @@ import typer.core
 import typer.models
 
 from injectq_like import Container, Scope
+from injectq_like._providers import REQUEST
 
-from ._base import REQUEST, check_handlers, injected, install
+from ._base import check_handlers, injected, install
 
 __all__ = ["handlers", "setup"]
 
